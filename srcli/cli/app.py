@@ -1,0 +1,97 @@
+"""The `srcli` Typer app: one module per command, one error boundary for all of them.
+
+The boundary turns any error a user can cause (SrcliError, OSError) into one line on stderr
+and exit code 1; usage errors keep click's exit code 2; `--debug` re-raises for the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from srcli import __version__
+from srcli.cli.console import err
+from srcli.errors import SrcliError
+
+_state = {"debug": False}
+
+
+class GuardedGroup(TyperGroup):
+    """Root group whose invoke() is the single error boundary for every sub-command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            if _state["debug"]:
+                raise
+            err.print("[red]interrupted[/red]")
+            raise click.exceptions.Exit(130) from None
+        except SrcliError as exc:
+            if _state["debug"]:
+                raise
+            err.print(f"[bold red]error:[/bold red] {exc}", markup=True, soft_wrap=True)
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except OSError as exc:  # disk full, permission denied, ... are the user's to fix
+            if _state["debug"]:
+                raise
+            err.print(f"[bold red]error:[/bold red] {exc}", soft_wrap=True)
+            raise click.exceptions.Exit(1) from None
+        except Exception as exc:
+            if _state["debug"]:
+                raise
+            err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} "
+                      "(rerun with --debug for the traceback and please report it)",
+                      soft_wrap=True)
+            raise click.exceptions.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=GuardedGroup,
+    name="srcli",
+    help="Super-resolution from the command line: upscale, benchmark and train DAN/BAM models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"srcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _register_commands() -> None:
+    # Each command module adds itself to `app`; the list is explicit so the CLI is walkable.
+    from srcli.cli import bench, models, train, upscale
+
+    for module in (upscale, bench, train, models):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    if "--debug" in sys.argv[1:]:
+        _state["debug"] = True
+    app(prog_name="srcli")

@@ -1,0 +1,54 @@
+"""Blocks shared by several architectures: upsamplers and the mean shift."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def conv3x3(in_ch: int, out_ch: int, bias: bool = True) -> nn.Conv2d:
+    return nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=bias)
+
+
+class Upsampler(nn.Sequential):
+    """EDSR-style sub-pixel upsampler: (conv F->r²F, shuffle r) per factor, ×4 as two ×2 stages.
+
+    Indices match the EDSR/RCAN/MSRN checkpoints: convs at .0 and .2, shuffles at .1 and .3.
+    `act` inserts a ReLU after each conv (CARN and DRLN place one before the shuffle).
+    """
+
+    def __init__(self, scale: int, channels: int, act: bool = False) -> None:
+        layers: list[nn.Module] = []
+        if scale in (2, 4, 8):
+            for _ in range(int(math.log2(scale))):
+                layers.append(conv3x3(channels, 4 * channels))
+                if act:
+                    layers.append(nn.ReLU(inplace=True))
+                layers.append(nn.PixelShuffle(2))
+        elif scale == 3:
+            layers.append(conv3x3(channels, 9 * channels))
+            if act:
+                layers.append(nn.ReLU(inplace=True))
+            layers.append(nn.PixelShuffle(3))
+        else:
+            raise ValueError(f"unsupported scale {scale}")
+        super().__init__(*layers)
+
+
+class MeanShift(nn.Conv2d):
+    """x -> x + sign·range·mean/std as a frozen 1x1 conv (a general 3x3 matrix plus bias, so
+    checkpoints whose shift drifted during training still load exactly)."""
+
+    def __init__(self, rgb_range: float = 1.0, rgb_mean: tuple[float, ...] = (0.4488, 0.4371,
+                 0.4040), rgb_std: tuple[float, ...] = (1.0, 1.0, 1.0), sign: int = -1) -> None:
+        super().__init__(3, 3, 1)
+        std = torch.tensor(rgb_std)
+        self.weight.data = torch.eye(3).view(3, 3, 1, 1) / std.view(3, 1, 1, 1)
+        self.bias.data = sign * rgb_range * torch.tensor(rgb_mean) / std
+        for p in self.parameters():
+            p.requires_grad = False
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x)

@@ -1,0 +1,46 @@
+"""Shared fixtures. Tests use the real images in ../shared (CI has them beside the clone)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SRCLI_SHARED", REPO.parent / "shared"))
+BENCHMARK = SHARED / "datasets" / "benchmark"
+TRAIN_DATA = SHARED / "datasets" / "train"
+COMPAT = SHARED / "compat"
+
+# Deterministic, and polite to a background training job on a 2-core machine.
+torch.set_num_threads(int(os.environ.get("SRCLI_TEST_THREADS", "1")))
+
+
+def _has_gpu() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return torch.cuda.is_available() or bool(mps and mps.is_available())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _has_gpu():
+        return
+    skip = pytest.mark.skip(reason="no CUDA or MPS device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def benchmark_dir() -> Path:
+    if not BENCHMARK.is_dir():
+        pytest.skip(f"benchmark data not found at {BENCHMARK}")
+    return BENCHMARK
+
+
+@pytest.fixture(scope="session")
+def compat_dir() -> Path:
+    if not COMPAT.is_dir():
+        pytest.skip(f"compat kit not found at {COMPAT}")
+    return COMPAT
