@@ -1,4 +1,4 @@
-"""DAN: efficient dual attention network (DAN paper §III, `papers/dan-efficient-dual-attention.txt`).
+"""DAN: efficient dual attention network (DAN paper §III, `papers/dan-efficient-...txt`).
 
 DAN = head conv -> b dual attention blocks (DABs) -> conv + long skip -> pixel-shuffle upsampler
 -> output conv (eq. 11-13).
