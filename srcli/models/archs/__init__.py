@@ -1,3 +1,3 @@
 """Every architecture module, imported once so it registers its models. One family per file."""
 
-from srcli.models.archs import dan  # noqa: F401
+from srcli.models.archs import bicubic, dan  # noqa: F401

@@ -1,0 +1,1 @@
+"""Image I/O, MATLAB-compatible resizing, colour conversion and degradations."""
