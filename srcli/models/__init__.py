@@ -10,6 +10,7 @@ from srcli.models.registry import (
     make_config,
     register_model,
 )
+from srcli.models.super_image import load_super_image
 
 __all__ = [
     "ModelDescriptor",
@@ -18,6 +19,7 @@ __all__ = [
     "create_model",
     "get_spec",
     "list_models",
+    "load_super_image",
     "make_config",
     "register_model",
 ]

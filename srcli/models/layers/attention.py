@@ -140,6 +140,17 @@ class PixelAttention(nn.Module):
         return x * torch.sigmoid(self.conv(x))
 
 
+class Gate(nn.Module):
+    """x ⊙ g(x) for a branch g that returns weights: ACAM or MSAM alone (BAM paper Table 3)."""
+
+    def __init__(self, gate: nn.Module) -> None:
+        super().__init__()
+        self.gate = gate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gate(x)
+
+
 AttentionFactory = Callable[[int, int], nn.Module]
 
 ATTENTIONS: dict[str, AttentionFactory] = {
@@ -151,7 +162,19 @@ ATTENTIONS: dict[str, AttentionFactory] = {
     "ca": ChannelAttention,
     "cca": ContrastChannelAttention,
     "pa": PixelAttention,
+    # Single-branch ablations of BAM paper Table 3.
+    "acam": lambda c, r: Gate(ACAM(c, r)),
+    "acam*": lambda c, r: Gate(ACAM(c, r, use_max=True)),
+    "msam": lambda c, r: Gate(MSAM()),
+    "msam*": lambda c, r: Gate(MSAM(use_avg=True)),
 }
+
+#: Attentions that pool over the whole image (a tile sees other statistics than the image).
+GLOBAL_POOLING = frozenset(
+    {"bam", "bam-acam*", "bam-msam*", "bam*", "cbam", "ca", "cca", "acam", "acam*"}
+)
+#: Attentions with MSAM's 7x7 spatial conv: they widen the receptive field by 3 pixels.
+SPATIAL_7X7 = frozenset({"bam", "bam-acam*", "bam-msam*", "bam*", "cbam", "msam", "msam*"})
 
 
 def make_attention(kind: str | AttentionFactory | None, channels: int,

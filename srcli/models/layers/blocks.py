@@ -52,3 +52,55 @@ class MeanShift(nn.Conv2d):
 
     def forward(self, x: Tensor) -> Tensor:
         return super().forward(x)
+
+
+class UpsampleBlock(nn.Module):
+    """CARN/DRLN upsampler: `Upsampler(act=True)` (ReLU before each shuffle) under `.body`.
+
+    The extra level of nesting only reproduces the checkpoint key names (`up.body.0.weight`).
+    """
+
+    def __init__(self, scale: int, channels: int) -> None:
+        super().__init__()
+        self.body = Upsampler(scale, channels, act=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+
+class WNConv2d(nn.Conv2d):
+    """A weight-normalised conv (AWSRN): weight = g · v / ‖v‖, the norm per output channel.
+
+    Parameters are stored as `bias`, `weight_g` [out,1,1,1], `weight_v` [out,in,k,k] in that
+    order, exactly like legacy `torch.nn.utils.weight_norm(conv, dim=0)`, so super-image
+    checkpoints load by name. There is no stored `weight`; it is derived on every forward.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, bias: bool = True) -> None:
+        super().__init__(in_ch, out_ch, kernel_size, padding=kernel_size // 2, bias=bias)
+        v = self.weight.detach().clone()
+        del self._parameters["weight"]
+        self.weight_g = nn.Parameter(_channel_norm(v))
+        self.weight_v = nn.Parameter(v)
+
+    def effective_weight(self) -> Tensor:
+        return self.weight_v * (self.weight_g / _channel_norm(self.weight_v))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.effective_weight(), self.bias)
+
+
+def _channel_norm(v: Tensor) -> Tensor:
+    """L2 norm over every dim but the first (output channels), kept as [out,1,1,1]."""
+    return v.pow(2).sum(dim=tuple(range(1, v.dim())), keepdim=True).sqrt()
+
+
+class Scale(nn.Module):
+    """A learned scalar multiplier (AWSRN); stored as the 1-element parameter `scale`."""
+
+    def __init__(self, init: float = 1.0) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor([float(init)]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.scale
