@@ -1,9 +1,162 @@
-"""`srcli models` (placeholder until implemented)."""
+"""`srcli train`: train any registered model; `srcli train export` turns a checkpoint into
+shippable weights. Distributed: `torchrun --nproc_per_node N -m srcli train ...`."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from srcli.cli.console import err, out
+from srcli.errors import ConfigError
+
+train_app = typer.Typer(help="Train a model (see `srcli train --help`) or export a checkpoint.",
+                        invoke_without_command=True, no_args_is_help=False)
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.add_typer(train_app, name="train")
+
+
+class RichReporter:
+    """Progress line on a terminal; one plain line per event when logging to a file."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.last_val: float | None = None
+        self.progress: Progress | None = None
+        self.task: Any = None
+
+    def event(self, kind: str, rec: dict[str, Any]) -> None:
+        if int(os.environ.get("RANK", "0")) != 0 or self.quiet:
+            return
+        if kind == "start":
+            err.print(f"training: {rec['params']:,} parameters on {rec['device']} "
+                      f"(world {rec['world']}), {rec['images']} images "
+                      f"({rec['skipped_small']} smaller than a patch skipped), "
+                      f"iterations {rec['start']} -> {rec['iters']}")
+            if err.is_terminal:
+                self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                         TextColumn("{task.completed}/{task.total}"),
+                                         TimeRemainingColumn(), console=err, transient=False)
+                self.task = self.progress.add_task("train", total=rec["iters"],
+                                                   completed=rec["start"])
+                self.progress.start()
+        elif kind == "log":
+            val = f" val {self.last_val:.3f} dB" if self.last_val is not None else ""
+            line = (f"it {rec['iter']} loss {rec['loss']:.5f} lr {rec['lr']:.2e} "
+                    f"{rec['it_per_s']:.2f} it/s{val}")
+            if self.progress is not None:
+                self.progress.update(self.task, completed=rec["iter"], description=line)
+            else:
+                err.print(line)
+        elif kind == "val":
+            self.last_val = rec.get("psnr_ema", rec["psnr"])
+            ema = f" (EMA {rec['psnr_ema']:.3f})" if "psnr_ema" in rec else ""
+            err.print(f"validation {rec['val']} at it {rec['iter']}: {rec['psnr']:.3f} dB{ema}")
+        elif kind in ("checkpoint", "resume", "stopped", "init_from"):
+            if kind == "init_from":
+                rec = {"path": rec["path"], "loaded": len(rec["loaded"]),
+                       "skipped": rec["skipped"], "unused": rec["unused"]}
+            err.print(f"{kind}: " + ", ".join(f"{k}={v}" for k, v in rec.items()))
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _parse_model_config(items: list[str]) -> dict[str, Any]:
+    """`--set n_feats=32 --set lea_dilations=[2,2,2]`: values parsed as JSON when possible."""
+    cfg: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            cfg[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            cfg[key.strip()] = raw
+    return cfg
+
+
+@train_app.callback()
+def train_cmd(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option(help="Registered model name.")] = "dan",
+    scale: Annotated[int, typer.Option(help="Upscaling factor.")] = 2,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Model config override KEY=VALUE "
+                                            "(repeatable), e.g. --set n_feats=32.")] = None,
+    data: Annotated[list[Path] | None, typer.Option(help="Folder of HR training images "
+                                             "(repeatable; default $SRCLI_TRAIN_DATA).")] = None,
+    degradation: Annotated[str, typer.Option(help="bi | bd | dn")] = "bi",
+    patch: Annotated[int, typer.Option(help="LR patch size (paper: 48 DAN, 64 BAM).")] = 48,
+    batch: Annotated[int, typer.Option(help="Patches per batch (per process).")] = 16,
+    iters: Annotated[int, typer.Option(help="Total iterations.")] = 300_000,
+    lr: Annotated[float, typer.Option(help="Initial learning rate.")] = 1e-4,
+    lr_schedule: Annotated[str, typer.Option(help="step (halve every --decay-epochs) | "
+                                             "cosine")] = "step",
+    epoch_iters: Annotated[int, typer.Option(help="Iterations per 'epoch'.")] = 1000,
+    decay_epochs: Annotated[int, typer.Option(help="Step schedule period.")] = 200,
+    warmup: Annotated[int, typer.Option(help="Linear warm-up iterations.")] = 0,
+    ema: Annotated[float, typer.Option(help="Weight EMA decay (0 = off).")] = 0.0,
+    val: Annotated[str, typer.Option(help="Validation set name or folder ('' = none).")] = "set5",
+    val_every: Annotated[int, typer.Option(help="Validate every K iterations.")] = 1000,
+    val_limit: Annotated[int, typer.Option(help="Validate on the first N images.")] = 0,
+    ckpt_every: Annotated[int, typer.Option(help="Checkpoint every N iterations.")] = 500,
+    keep: Annotated[int, typer.Option(help="Checkpoints kept.")] = 3,
+    log_every: Annotated[int, typer.Option(help="Log every N iterations.")] = 50,
+    out_dir: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/dan"),
+    resume: Annotated[str | None, typer.Option(help="Resume from a run folder, checkpoint "
+                                               "or 'auto'.")] = None,
+    init_from: Annotated[str, typer.Option(help="Initialise matching tensors from weights "
+                                           "or a checkpoint (transfer learning).")] = "",
+    seed: Annotated[int, typer.Option()] = 0,
+    threads: Annotated[int, typer.Option(help="torch intra-op threads (0 = default).")] = 0,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps")] = "auto",
+    amp: Annotated[str, typer.Option(help="none | bf16 | fp16 (CUDA).")] = "none",
+    channels_last: Annotated[bool, typer.Option(help="channels_last memory format.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Train a model with the papers' recipe (L1, Adam, random patches, 8 augmentations)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from srcli.train.config import TrainConfig
+    from srcli.train.loop import train
+
+    folders = [str(d) for d in data or []] or [p for p in os.environ.get(
+        "SRCLI_TRAIN_DATA", "").split(os.pathsep) if p]
+    cfg = TrainConfig(
+        model=model, scale=scale, model_config=_parse_model_config(set_ or []), data=folders,
+        degradation=degradation.lower(), patch=patch, batch=batch, iters=iters, lr=lr,
+        lr_schedule=lr_schedule, epoch_iters=epoch_iters, decay_epochs=decay_epochs,
+        warmup_iters=warmup, ema=ema, val=val, val_every=val_every, val_limit=val_limit,
+        ckpt_every=ckpt_every, keep_ckpts=keep, log_every=log_every, out=str(out_dir),
+        seed=seed, threads=threads, device=device, amp=amp, channels_last=channels_last,
+        init_from=init_from)
+    reporter = RichReporter(quiet)
+    try:
+        summary = train(cfg, resume=resume, reporter=reporter)
+    finally:
+        reporter.close()
+    if int(os.environ.get("RANK", "0")) == 0 and not quiet:
+        err.print(f"done at iteration {summary['iteration']}; best validation PSNR "
+                  f"{summary['best_psnr']:.3f} dB; run folder {summary['run_dir']}")
+
+
+@train_app.command("export")
+def export_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint file or run folder.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="NAME.safetensors")],
+    fp16: Annotated[bool, typer.Option(help="Store weights as float16.")] = False,
+    use_ema: Annotated[bool, typer.Option("--ema/--no-ema", help="Export the EMA weights "
+                                          "when the run kept them.")] = True,
+) -> None:
+    """Write weights (safetensors) plus a JSON sidecar ready for weights_manifest.json."""
+    from srcli.train.export import export_checkpoint
+
+    sidecar = export_checkpoint(checkpoint, output, fp16=fp16, use_ema=use_ema)
+    out.print(json.dumps(sidecar, indent=2))

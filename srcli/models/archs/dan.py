@@ -17,7 +17,9 @@ layer with itself (eq. 5). All of this is configurable: `gca` = channel | positi
 eq. 10) | none, `lea` = spatial | channel (LEA-C) | none, `distance`, `lea_dilations`.
 
 `image_skip` adds an interpolated copy of the input to the output (a global residual the
-paper does not use; default off). It makes small CPU-trained models converge much faster.
+paper does not use; default off). The output conv then starts at zero, so the untrained
+network is plain interpolation and learns only the residual: small CPU-trained models
+converge much faster that way.
 """
 
 from __future__ import annotations
@@ -99,6 +101,9 @@ class DAN(nn.Module):
         mean = torch.tensor(DIV2K_MEAN if cfg.n_colors == 3 else (0.5,) * cfg.n_colors)
         # A constant, not a parameter: kept out of the state dict so checkpoints stay portable.
         self.register_buffer("rgb_mean", mean.view(1, -1, 1, 1), persistent=False)
+        if cfg.image_skip != "none":
+            nn.init.zeros_(self.tail.weight)
+            nn.init.zeros_(self.tail.bias)
 
     def descriptor_hints(self) -> dict[str, object]:
         cfg = self.cfg
@@ -124,12 +129,10 @@ class DAN(nn.Module):
                 history[len(history) - cfg.distance - 2] = shallow  # free memory no longer read
         deep = self.body_tail(feats) + shallow  # F_D with the long skip (eq. 12)
         out = self.tail(self.upsample(deep))  # eq. 13
-        if cfg.sub_mean:
-            out = out + self.rgb_mean
-        if cfg.image_skip != "none":
-            out = out + F.interpolate(inp, scale_factor=cfg.scale, mode=cfg.image_skip,
-                                      align_corners=False)
-        return out
+        if cfg.image_skip != "none":  # the interpolated input already carries the mean
+            return out + F.interpolate(inp, scale_factor=cfg.scale, mode=cfg.image_skip,
+                                       align_corners=False)
+        return out + self.rgb_mean if cfg.sub_mean else out
 
 
 _PAPER = "Efficient dual attention network for SISR (DAN), IEEE Access"

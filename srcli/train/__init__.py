@@ -1,0 +1,1 @@
+"""Training: one config dataclass, a pure LR schedule, atomic checkpoints, a readable loop."""
