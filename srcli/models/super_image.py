@@ -174,7 +174,7 @@ def image_to_tensor(image: Any) -> Tensor:
     arr = np.asarray(image)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"expected an HxWx3 uint8 array, got {arr.dtype} {arr.shape}")
-    t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).to(torch.float32)
+    t = torch.from_numpy(np.array(arr, copy=True)).permute(2, 0, 1).to(torch.float32)
     return (t / 255.0).unsqueeze(0)
 
 
