@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -23,33 +22,33 @@ _state = {"debug": False}
 class GuardedGroup(TyperGroup):
     """Root group whose invoke() is the single error boundary for every sub-command."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors keep exit 2
             raise
         except KeyboardInterrupt:
             if _state["debug"]:
                 raise
             err.print("[red]interrupted[/red]")
-            raise click.exceptions.Exit(130) from None
+            raise typer.Exit(130) from None
         except SrcliError as exc:
             if _state["debug"]:
                 raise
             err.print(f"[bold red]error:[/bold red] {exc}", markup=True, soft_wrap=True)
-            raise click.exceptions.Exit(exc.exit_code) from None
+            raise typer.Exit(exc.exit_code) from None
         except OSError as exc:  # disk full, permission denied, ... are the user's to fix
             if _state["debug"]:
                 raise
             err.print(f"[bold red]error:[/bold red] {exc}", soft_wrap=True)
-            raise click.exceptions.Exit(1) from None
+            raise typer.Exit(1) from None
         except Exception as exc:
             if _state["debug"]:
                 raise
             err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} "
                       "(rerun with --debug for the traceback and please report it)",
                       soft_wrap=True)
-            raise click.exceptions.Exit(1) from None
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(

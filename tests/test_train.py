@@ -1,0 +1,139 @@
+"""srcli train: schedule, exact resume after SIGKILL, export, and 2-process DDP on CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import BENCHMARK, TRAIN_DATA
+from safetensors.torch import load_file
+
+from srcli.models import create_model
+from srcli.train.config import TrainConfig
+from srcli.train.schedule import lr_at
+
+TINY = ["--set", "n_feats=8", "--set", "n_blocks=2", "--set", "distance=1",
+        "--set", "reduction=4", "--set", "image_skip=bicubic"]
+
+
+def test_step_schedule_halves_every_decay_period() -> None:
+    cfg = TrainConfig(lr=1e-4, epoch_iters=10, decay_epochs=2, gamma=0.5)
+    assert [lr_at(i, cfg) for i in (0, 19, 20, 39, 40)] == [1e-4, 1e-4, 5e-5, 5e-5, 2.5e-5]
+
+
+def test_cosine_schedule_warms_up_then_decays_to_floor() -> None:
+    cfg = TrainConfig(lr=1e-3, lr_schedule="cosine", warmup_iters=10, iters=110, min_lr=1e-6)
+    assert lr_at(0, cfg) == pytest.approx(1e-4)
+    assert lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(60, cfg) == pytest.approx((1e-3 + 1e-6) / 2)
+    assert lr_at(110, cfg) == pytest.approx(1e-6)
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four real T91 images: enough for patches, quick to degrade."""
+    src = TRAIN_DATA / "T91"
+    if not src.is_dir():
+        pytest.skip("training data not found")
+    dst = tmp_path_factory.mktemp("train_data")
+    for p in sorted(src.glob("*.png"))[:4]:
+        shutil.copy(p, dst / p.name)
+    return dst
+
+
+def _cmd(data: Path, out: Path, iters: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "srcli", "train", "--model", "dan", "--scale", "2", *TINY,
+            "--data", str(data), "--patch", "16", "--batch", "4", "--iters", str(iters),
+            "--lr", "1e-3", "--lr-schedule", "cosine", "--warmup", "5", "--ema", "0.9",
+            "--val", "", "--log-every", "1", "--threads", "1", "--out", str(out), *extra]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "SRCLI_DATA": str(BENCHMARK)}
+
+
+def _losses(run: Path) -> dict[int, float]:
+    losses: dict[int, float] = {}
+    for line in (run / "log.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if "last_loss" in rec:
+            losses[rec["iter"]] = rec["last_loss"]  # a resumed run overwrites replayed iters
+    return losses
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_uninterrupted_run(small_data: Path, tmp_path: Path) -> None:
+    total = 45
+    ref = tmp_path / "ref"
+    subprocess.run(_cmd(small_data, ref, total, "--ckpt-every", "1000"), env=_env(), check=True,
+                   capture_output=True)
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(_cmd(small_data, run, total, "--ckpt-every", "10"), env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list(run.glob("ckpt_*.pt")) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed_at = max(int(p.stem.split("_")[1]) for p in run.glob("ckpt_*.pt"))
+    assert resumed_at <= total - 20
+    subprocess.run(_cmd(small_data, run, total, "--ckpt-every", "10", "--resume", str(run)),
+                   env=_env(), check=True, capture_output=True)
+    want, got = _losses(ref), _losses(run)
+    for it in range(resumed_at + 1, resumed_at + 21):
+        assert got[it] == pytest.approx(want[it], abs=1e-5), it
+
+
+def test_train_export_writes_loadable_weights_and_sidecar(small_data: Path,
+                                                           tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from srcli.cli.app import app
+
+    run = tmp_path / "run"
+    args = _cmd(small_data, run, 6, "--ckpt-every", "3")[3:]
+    runner = CliRunner()
+    res = runner.invoke(app, args, env={"SRCLI_DATA": str(BENCHMARK)})
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in run.glob("ckpt_*.pt")) == ["ckpt_00000003.pt",
+                                                             "ckpt_00000006.pt"]
+    out = tmp_path / "dan_x2.safetensors"
+    res = runner.invoke(app, ["train", "export", str(run), "-o", str(out), "--fp16"])
+    assert res.exit_code == 0, res.output
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["architecture"] == "dan" and side["scale"] == 2
+    assert side["training"]["iterations"] == 6 and side["weights"] == "ema"
+    tensors = load_file(str(out))
+    assert all(t.dtype == torch.float16 for t in tensors.values())
+    model = create_model("dan", 2, **side["config"])
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
+
+
+def test_train_rejects_bad_degradation_in_one_line(small_data: Path, tmp_path: Path) -> None:
+    res = subprocess.run(_cmd(small_data, tmp_path / "r", 2, "--degradation", "bd"),
+                         env=_env(), capture_output=True, text=True)
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [
+        "error: BD and DN degradations are defined for scale 3 only"]
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes_keep_identical_replicas(small_data: Path,
+                                                             tmp_path: Path) -> None:
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_port", "29517", "-m", "srcli", *_cmd(small_data, run, 5, "--ckpt-every",
+                                                          "5")[3:]]
+    res = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert records[-1] == {"iter": 5, "world": 2, "replicas_in_sync": True}
+    assert (run / "ckpt_00000005.pt").is_file()
