@@ -1,9 +1,328 @@
-"""`srcli upscale` (placeholder until implemented)."""
+"""`srcli upscale`: images in, super-resolved images out; one bad file never stops a batch.
+
+Exit codes: 0 when every file succeeded (or was skipped), 1 when any failed or the model could
+not be loaded, 2 for usage errors. Progress and per-file lines go to stderr, the `--json`
+summary to stdout.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import click
+import torch
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from torch import nn
+
+from srcli.cli.console import err, out
+from srcli.errors import SrcliError, WeightsError
+from srcli.imaging.io import DEFAULT_MAX_PIXELS, format_for_path, read_image, write_image
+from srcli.inference.batch import Job, expand_inputs, is_folder_target, plan_outputs
+from srcli.inference.engine import DEFAULT_OVERLAP, DEVICE_PATTERN, EngineOptions, Upscaler
+from srcli.inference.pipeline import upscale_image
+from srcli.models import count_parameters, create_model, get_spec, list_models
+
+DEFAULT_MODEL = "dan"
+_PRECISION_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
+class OutputFormat(str, Enum):
+    png = "png"
+    jpg = "jpg"
+    webp = "webp"
+    tiff = "tiff"
+    same = "same"
+
+
+class Precision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+@dataclass
+class FileResult:
+    input: str
+    output: str | None
+    status: str = "failed"  # ok | skipped | failed
+    size_in: list[int] | None = None  # [width, height]
+    size_out: list[int] | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------ option parsing
+
+
+def _complete_model(incomplete: str) -> list[str]:
+    names = list_models()
+    names += [f"{n}+" for n in names if n.startswith("dan")]
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def _check_tile(value: str) -> str:
+    value = value.strip().lower()
+    if value != "auto" and not value.isdigit():
+        raise typer.BadParameter("expected a number of LR pixels, 0 (whole image) or auto")
+    return value
+
+
+def _check_device(value: str) -> str:
+    value = value.strip().lower()
+    if not DEVICE_PATTERN.match(value):
+        raise typer.BadParameter("expected auto, cpu, cuda, cuda:N or mps")
+    return value
+
+
+def _resolve_format(fmt: str, output: Path | None, single_file: bool) -> str:
+    """The output format name, checking it against an explicit output file name."""
+    if output is None or not single_file or is_folder_target(output):
+        return fmt
+    implied = format_for_path(output)
+    if implied is None:
+        if fmt == "same":
+            raise typer.BadParameter(f"cannot tell the format of {output}; add an image "
+                                     "suffix or --format", param_hint="'-o' / '--output'")
+        return fmt
+    if fmt not in ("same", implied):
+        raise typer.BadParameter(f"{output} has a .{implied} name but --format is {fmt}",
+                                 param_hint="'-o' / '--output'")
+    return implied
+
+
+# ------------------------------------------------------------------------ model
+
+
+def load_model(name: str, scale: int, weights: str | None) -> tuple[nn.Module, bool]:
+    """(model, ensemble) for a model name; `NAME+` is NAME with x8 self-ensemble."""
+    ensemble = name.endswith("+")
+    base = get_spec(name[:-1] if ensemble else name).name
+    with torch.device("meta"):  # shape-only build: is there anything to load?
+        parameter_free = count_parameters(create_model(base, scale)) == 0
+    if parameter_free:
+        if weights is not None:
+            raise typer.BadParameter(f"model {base!r} has no weights to load",
+                                     param_hint="'--weights'")
+        return create_model(base, scale), ensemble
+    try:
+        from srcli.models.pretrained import load_pretrained
+    except ImportError:
+        raise WeightsError(f"no pretrained weights for {base!r} in this version yet; "
+                           "use --model bicubic") from None
+    return load_pretrained(base, scale, weights=weights), ensemble
+
+
+# ------------------------------------------------------------------------ one file
+
+
+def _debug() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().params.get("debug"))
+
+
+def _run_job(job: Job, upscaler: Upscaler, *, overwrite: bool | None, single: bool,
+             quality: int, max_pixels: int, outscale: float | None,
+             on_pass: Callable[[int, int], None]) -> FileResult:
+    res = FileResult(str(job.input), str(job.output) if job.output else None)
+    if job.error or job.output is None:
+        res.error = job.error
+        return res
+    if job.output.exists() and not overwrite:
+        if overwrite is None and single:
+            res.error = f"{job.output} exists (use --overwrite or --skip-existing)"
+        else:
+            res.status = "skipped"
+        return res
+    start = time.perf_counter()
+    try:
+        image = read_image(job.input, max_pixels=max_pixels)
+        res.size_in = list(image.size)
+        result = upscale_image(image, upscaler, outscale=outscale, progress=on_pass)
+        job.output.parent.mkdir(parents=True, exist_ok=True)
+        res.notes = write_image(job.output, result, quality=quality, overwrite=True)
+        res.size_out = list(result.size)
+        res.status = "ok"
+    except (SrcliError, OSError) as exc:
+        res.error = str(exc)
+    except Exception as exc:
+        if _debug():
+            raise
+        res.error = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
+    res.seconds = round(time.perf_counter() - start, 3)
+    return res
+
+
+def _describe(res: FileResult) -> str:
+    if res.status == "failed":
+        return f"[red]failed[/red]  {res.input}: {res.error}"
+    if res.status == "skipped":
+        return f"[yellow]skipped[/yellow] {res.output} (exists)"
+    (wi, hi), (wo, ho) = res.size_in or (0, 0), res.size_out or (0, 0)
+    notes = "".join(f"\n        note: {n}" for n in res.notes)
+    return (f"[green]ok[/green]      {res.input} -> {res.output}  {wi}x{hi} -> {wo}x{ho}  "
+            f"{res.seconds:.2f} s{notes}")
+
+
+def _progress(quiet: bool) -> Progress | None:
+    if quiet or not err.is_terminal:  # a bar in a log file is noise; per-file lines remain
+        return None
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+
+
+def _run_batch(jobs: list[Job], upscaler: Upscaler, *, quiet: bool,
+               **job_options: object) -> list[FileResult]:
+    results: list[FileResult] = []
+    progress = _progress(quiet)
+    if progress is None:
+        for job in jobs:
+            results.append(res := _run_job(job, upscaler, on_pass=lambda d, t: None,
+                                           **job_options))  # type: ignore[arg-type]
+            if res.status == "failed" or not quiet:
+                err.print(_describe(res), soft_wrap=True, highlight=False)
+        return results
+    with progress:
+        files = progress.add_task("files", total=len(jobs))
+        tiles = progress.add_task("tiles", total=None)
+
+        def on_pass(done: int, total: int) -> None:
+            progress.update(tiles, completed=done, total=total)
+
+        for job in jobs:
+            progress.reset(tiles, total=None, description=f"tiles of {job.input.name}")
+            res = _run_job(job, upscaler, on_pass=on_pass, **job_options)  # type: ignore[arg-type]
+            results.append(res)
+            progress.console.print(_describe(res), soft_wrap=True, highlight=False)
+            progress.advance(files)
+    return results
+
+
+# ------------------------------------------------------------------------ the command
+
+
+def upscale(
+    inputs: Annotated[list[str], typer.Argument(
+        help="Image files, folders or glob patterns (quote globs to let srcli expand them).",
+        show_default=False)],
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="Output file (one input) or folder (created if missing). "
+        "Default: beside each input, named {stem}_x{scale}.{ext}.", show_default=False)] = None,
+    model: Annotated[str, typer.Option(
+        "--model", "-m", autocompletion=_complete_model,
+        help="Model name (see `srcli models`); NAME+ adds x8 self-ensemble (dan+ is the "
+        "paper's DAN+); bicubic needs no weights.")] = DEFAULT_MODEL,
+    scale: Annotated[int, typer.Option("--scale", "-s", help="Model upscaling factor.")] = 4,
+    weights: Annotated[str | None, typer.Option(
+        "--weights", help="Weights file or hub repo (default: the model's bundled or published "
+        "weights).", show_default=False)] = None,
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", "-f", case_sensitive=False,
+        help="Output format; 'same' keeps the input's (or the -o file's) format.")
+    ] = OutputFormat.same,
+    quality: Annotated[int, typer.Option(
+        "--quality", min=1, max=100, help="JPEG/WebP quality (WebP 100 = lossless).")] = 95,
+    overwrite: Annotated[bool | None, typer.Option(
+        "--overwrite/--skip-existing", show_default=False,
+        help="Replace or skip existing outputs. Default: skip in batches, refuse for a single "
+        "file. Inputs are never overwritten.")] = None,
+    recursive: Annotated[bool, typer.Option(
+        "--recursive", "-r", help="Also read images in sub-folders of folder inputs.")] = False,
+    tile: Annotated[str, typer.Option(
+        "--tile", "-t", callback=_check_tile,
+        help="Tile size in input pixels; 0 = whole image; auto = largest that fits memory.")
+    ] = "auto",
+    tile_overlap: Annotated[int, typer.Option(
+        "--tile-overlap", min=0, help="Overlap of neighbouring tiles, in input pixels.")
+    ] = DEFAULT_OVERLAP,
+    ensemble: Annotated[bool, typer.Option(
+        "--ensemble", help="x8 self-ensemble: average over 4 rotations x flip (8x slower).")
+    ] = False,
+    device: Annotated[str, typer.Option(
+        "--device", callback=_check_device, help="auto (CUDA, then MPS, then CPU), cpu, cuda, "
+        "cuda:N or mps.")] = "auto",
+    precision: Annotated[Precision, typer.Option(
+        "--precision", case_sensitive=False,
+        help="auto = fp16/bf16 on CUDA when the model allows it, else fp32.")
+    ] = Precision.auto,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1, show_default=False,
+        help="CPU threads (default: the physical cores this process may use).")] = None,
+    max_pixels: Annotated[int | None, typer.Option(
+        "--max-pixels", min=0, show_default=False,
+        help=f"Refuse larger inputs (decompression bombs); default {DEFAULT_MAX_PIXELS:,}, "
+        "0 = no limit.")] = None,
+    outscale: Annotated[float | None, typer.Option(
+        "--outscale", show_default=False,
+        help="Final size = input size x this factor (model output resized with antialiased "
+        "bicubic).")] = None,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print a JSON summary (per file: input, output, sizes, seconds, "
+        "status, error) on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress or per-file lines (failures are still reported).")
+    ] = False,
+) -> None:
+    """Upscale images with a super-resolution model (tiled, on any device)."""
+    if outscale is not None and not 0 < outscale <= 64:
+        raise typer.BadParameter("must be in (0, 64]", param_hint="'--outscale'")
+    sources, missing = expand_inputs(inputs, recursive=recursive)
+    single = len(inputs) == 1 and len(sources) == 1 and sources[0].root is None
+    if output is not None and not single and output.exists() and not output.is_dir():
+        raise typer.BadParameter(f"{output} is a file; several inputs need an output folder",
+                                 param_hint="'-o' / '--output'")
+    fmt_name = _resolve_format(fmt.value, output, single)
+    label = f"{outscale:g}" if outscale else str(scale)
+    jobs = missing + plan_outputs(sources, output=output, fmt=fmt_name, label=label,
+                                  single_file=single)
+
+    net, ens_from_name = load_model(model, scale, weights)
+    upscaler = Upscaler(net, EngineOptions(
+        device=device, precision=precision.value, tile=tile, tile_overlap=tile_overlap,
+        ensemble=ensemble or ens_from_name, threads=threads))
+    settings = {
+        "model": model, "scale": scale, "ensemble": upscaler.ensemble,
+        "device": str(upscaler.device), "precision": _PRECISION_NAMES[upscaler.dtype],
+        "tile": upscaler.tile, "tile_overlap": upscaler.overlap, "threads": upscaler.threads,
+    }
+    if not quiet:
+        err.print(f"srcli upscale: {len(jobs)} file(s), model {model} x{scale}"
+                  f"{' +ensemble' if upscaler.ensemble else ''}, {settings['device']} "
+                  f"{settings['precision']}, tile {upscaler.tile or 'whole image'}"
+                  f"{' (auto)' if tile == 'auto' else ''}, {upscaler.threads} thread(s)",
+                  highlight=False, soft_wrap=True)
+
+    start = time.perf_counter()
+    results = _run_batch(jobs, upscaler, quiet=quiet, overwrite=overwrite, single=single,
+                         quality=quality, outscale=outscale,
+                         max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "failed")}
+    elapsed = time.perf_counter() - start
+    if json_output:
+        summary = {**settings, **counts, "seconds": round(elapsed, 3),
+                   "files": [asdict(r) for r in results]}
+        out.print(json.dumps(summary, indent=2), markup=False, highlight=False)
+    if not quiet:
+        err.print(f"{counts['ok']} upscaled, {counts['skipped']} skipped, "
+                  f"{counts['failed']} failed in {elapsed:.1f} s", highlight=False)
+    if counts["failed"]:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command("upscale", no_args_is_help=True)(upscale)

@@ -1,0 +1,1 @@
+"""Inference: tiling, the device/precision engine, one-image pipeline, batch planning."""
