@@ -47,6 +47,7 @@ SUFFIX_FORMATS: dict[str, str] = {
     ".tiff": "tiff", ".bmp": "bmp",
 }
 _EIGHT_BIT_ONLY = {"jpg", "webp", "bmp"}
+_NO_ALPHA = {"jpg", "bmp"}  # Pillow's 32-bit BMP has no alpha mask: readers ignore it
 _ORIENTATION_TAG = 0x0112
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's "L"
 
@@ -130,10 +131,11 @@ def read_image(path: str | os.PathLike[str], *,
 
 
 def _decode(path: Path, im: Image.Image) -> ImageData:
-    exif = im.getexif()
+    exif = Image.Exif()
+    exif.update(im.getexif())  # a copy: exif_transpose below reads the image's own
     orientation = int(exif.get(_ORIENTATION_TAG, 1) or 1)
     if _ORIENTATION_TAG in exif:
-        exif[_ORIENTATION_TAG] = 1  # pixels are transposed below
+        exif[_ORIENTATION_TAG] = 1  # the pixels get transposed, viewers must not do it again
     meta = ImageData(
         pixels=np.zeros((0, 0), np.float32),
         source_format=im.format or "",
@@ -244,7 +246,7 @@ def write_image(path: str | os.PathLike[str], image: ImageData, *, fmt: str | No
     """Write `image` atomically; return notes on anything the format could not keep.
 
     `fmt` defaults to the one implied by the suffix. JPEG, WebP and BMP hold 8 bits only; JPEG
-    holds no alpha (it is composited over white). WebP with quality 100 is lossless.
+    and BMP hold no alpha (it is composited over white). WebP with quality 100 is lossless.
     """
     path = Path(path)
     fmt = fmt or format_for_path(path)
@@ -256,9 +258,13 @@ def write_image(path: str | os.PathLike[str], image: ImageData, *, fmt: str | No
     if image.bit_depth == 16 and fmt in _EIGHT_BIT_ONLY:
         notes.append(f"16-bit input written as 8-bit ({fmt} holds 8 bits per channel)")
         image = replace(image, bit_depth=8)
-    if image.alpha is not None and fmt == "jpg":
-        notes.append("alpha composited over white (JPEG has no transparency)")
+    if image.alpha is not None and fmt in _NO_ALPHA:
+        notes.append(f"alpha composited over white ({fmt} output has no transparency)")
         image = _flatten_on_white(image)
+    if image.bit_depth == 16 and image.is_gray and image.alpha is not None:
+        # Pillow has no 16-bit gray + alpha mode; keep both the bits and the transparency.
+        notes.append("16-bit gray + alpha written as 16-bit RGBA")
+        image = replace(image, pixels=gray_to_rgb(image.pixels))
     if image.bit_depth == 16 and not image.is_gray:
         encoded = _encode_16bit_color(image, fmt)
         if fmt == "tiff" and (image.icc_profile or image.dpi):
@@ -284,7 +290,7 @@ def _quantize(arr: np.ndarray, bits: int) -> np.ndarray:
 
 
 def _to_pillow(image: ImageData, fmt: str, quality: int) -> tuple[Image.Image, dict[str, object]]:
-    if image.is_gray and image.bit_depth == 16:  # alpha is dropped: Pillow has no 16-bit LA
+    if image.is_gray and image.bit_depth == 16:
         pil = Image.fromarray(_quantize(image.pixels, 16))
     else:
         planes = image.pixels if not image.is_gray else image.pixels[..., None]
@@ -295,8 +301,6 @@ def _to_pillow(image: ImageData, fmt: str, quality: int) -> tuple[Image.Image, d
         pil = Image.fromarray(arr[..., 0] if mode == "L" else arr, mode=mode)
         if fmt == "webp" and mode in ("L", "LA"):
             pil = pil.convert("RGBA" if mode == "LA" else "RGB")
-        if fmt == "bmp" and mode == "LA":
-            pil = pil.convert("RGBA")
     params: dict[str, object] = {}
     if image.icc_profile and fmt != "bmp":
         params["icc_profile"] = image.icc_profile
