@@ -1,0 +1,323 @@
+"""Evaluate models on benchmark sets the way the SR literature does; returns rows, prints nothing.
+
+Per (dataset, scale, model) the pipeline is:
+
+1. HR image as stored (uint8/uint16; grayscale stays single-channel), modcropped to the scale.
+2. LR made from it by `degrade` (BI: MATLAB-exact bicubic; BD; DN with a fixed seed per set),
+   once per image and scale, shared by every model so they all see identical inputs.
+3. The model runs through the inference engine (tiling, device, x8 ensemble). A grayscale LR
+   is given to the model as three equal channels and the output's channel mean is scored.
+4. The output is clamped and rounded to the image's bit depth, then scored with
+   `metrics.psnr`/`metrics.ssim` (Y channel, `scale` pixels cropped from every border).
+
+Timings cover only the model (engine) call: they are what `ms/image` and output MP/s report.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from torch import nn
+
+from srcli.data.benchmark import BenchImage, dataset_label, list_images, load_image, resolve_dataset
+from srcli.errors import ConfigError, WeightsError
+from srcli.imaging.color import rgb_to_y, to_float255
+from srcli.imaging.degrade import DEGRADATIONS, degrade
+from srcli.imaging.io import ImageData, write_image
+from srcli.imaging.resize import imresize, modcrop
+from srcli.inference.engine import EngineOptions, Upscaler
+from srcli.metrics import psnr, ssim
+from srcli.models.registry import create_model
+
+#: Called after every model evaluation: (done, total, description).
+Progress = Callable[[int, int, str], None]
+BASELINE = "bicubic"
+
+
+@dataclass
+class ImageResult:
+    image: str
+    psnr: float
+    ssim: float
+    seconds: float
+
+
+@dataclass
+class BenchRow:
+    """One (dataset, scale, degradation, model) cell; `as_dict()` is the JSON object."""
+
+    dataset: str
+    scale: int
+    degradation: str
+    model: str
+    params: int
+    psnr: float = math.nan
+    ssim: float = math.nan
+    images: int = 0
+    seconds: float = 0.0  # model time summed over the images
+    ms_per_image: float = math.nan
+    mp_per_s: float = math.nan  # output megapixels per second of model time
+    metric: str = "y"  # "y" (Y channel) or "rgb"
+    crop: int = 0
+    ensemble: bool = False
+    device: str = "cpu"
+    per_image: list[ImageResult] = field(default_factory=list)
+    output_pixels: int = 0
+
+    def finish(self) -> None:
+        n = len(self.per_image)
+        self.images = n
+        if n:
+            self.psnr = float(np.mean([r.psnr for r in self.per_image]))
+            self.ssim = float(np.mean([r.ssim for r in self.per_image]))
+            self.seconds = float(sum(r.seconds for r in self.per_image))
+            self.ms_per_image = 1000.0 * self.seconds / n
+            self.mp_per_s = self.output_pixels / 1e6 / self.seconds if self.seconds else math.inf
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        del d["output_pixels"]
+        return d
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    degradation: str = "bi"
+    y_channel: bool = True  # False: RGB-PSNR/SSIM over the three channels
+    limit: int | None = None  # first N images of each set
+    seed: int = 0  # DN noise seed (per dataset and scale)
+    device: str = "auto"
+    ensemble: bool = False
+    tile: int | str = "auto"
+    threads: int | None = None
+    save_images: Path | None = None  # SR outputs: <dir>/<set>/x<s>_<deg>/<model>/<img>.png
+    visuals: Path | None = None  # comparison crops: <dir>/<set>/x<s>_<deg>/<img>.png
+
+
+# --------------------------------------------------------------------------- models
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def load_model(name: str, scale: int) -> nn.Module:
+    """A ready model: parameter-free ones (bicubic) are built, others get pretrained weights."""
+    model = create_model(name, scale)
+    if count_params(model) == 0:
+        return model
+    try:
+        from srcli.models.pretrained import load_pretrained
+    except ImportError:
+        raise WeightsError(f"no pretrained weights available for {name} x{scale} "
+                           "(weights loading is not installed)") from None
+    return load_pretrained(name, scale)
+
+
+ModelTable = Mapping[str, Mapping[int, nn.Module]]
+
+
+def load_models(names: Sequence[str], scales: Sequence[int]) -> dict[str, dict[int, nn.Module]]:
+    """{name: {scale: model}}; raises the first WeightsError/UnknownModelError."""
+    return {name: {s: load_model(name, s) for s in scales} for name in names}
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _as_model_input(lr: np.ndarray) -> np.ndarray:
+    """Integer LR -> H×W×3 float32 in [0, 1] (gray replicated)."""
+    top = 65535.0 if lr.dtype == np.uint16 else 255.0
+    x = lr.astype(np.float32) / np.float32(top)
+    return np.repeat(x[..., None], 3, axis=2) if x.ndim == 2 else x
+
+
+def _to_stored(out: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """Engine output -> the HR's integer type, clamped and rounded (gray: channel mean)."""
+    if like.ndim == 2:
+        out = out.mean(axis=2)
+    top = 65535.0 if like.dtype == np.uint16 else 255.0
+    return np.floor(np.clip(out.astype(np.float64), 0.0, 1.0) * top + 0.5).astype(like.dtype)
+
+
+@dataclass
+class _Dataset:
+    label: str
+    paths: list[Path]
+
+
+def _resolve(datasets: Sequence[str | Path], data_dir: str | Path | None,
+             limit: int | None) -> list[_Dataset]:
+    out = []
+    for spec in datasets:
+        folder = resolve_dataset(spec, data_dir)
+        out.append(_Dataset(dataset_label(spec), list_images(folder)[: limit or None]))
+    return out
+
+
+def _check(scales: Sequence[int], opts: BenchOptions) -> None:
+    if opts.degradation not in DEGRADATIONS:
+        raise ConfigError(f"unknown degradation {opts.degradation!r} "
+                          f"(use {', '.join(DEGRADATIONS)})")
+    if not scales or any(s < 2 for s in scales):
+        raise ConfigError("scales must be integers >= 2")
+    if opts.limit is not None and opts.limit < 1:
+        raise ConfigError("--limit must be at least 1")
+
+
+def evaluate(datasets: Sequence[str | Path], models: Sequence[str] | ModelTable,
+             scales: Sequence[int], options: BenchOptions | None = None, *,
+             data_dir: str | Path | None = None,
+             progress: Progress | None = None) -> list[BenchRow]:
+    """Score every model on every dataset at every scale; rows in (dataset, scale, model)
+    order. `models` are names (loaded here) or an already loaded {name: {scale: model}}."""
+    opts = options or BenchOptions()
+    _check(scales, opts)
+    sets = _resolve(datasets, data_dir, opts.limit)
+    table = load_models(list(models), scales) if not isinstance(models, Mapping) else models
+    engines = {(name, s): Upscaler(table[name][s], EngineOptions(
+        device=opts.device, tile=opts.tile, ensemble=opts.ensemble, threads=opts.threads))
+        for name in table for s in scales}
+    total = sum(len(d.paths) for d in sets) * len(scales) * len(table)
+    done = 0
+    rows: list[BenchRow] = []
+    for ds in sets:
+        cells = {(s, name): BenchRow(
+            ds.label, s, opts.degradation, name, count_params(table[name][s]),
+            metric="y" if opts.y_channel else "rgb", crop=s, ensemble=opts.ensemble,
+            device=str(engines[(name, s)].device)) for s in scales for name in table}
+        rngs = {s: np.random.default_rng(opts.seed) for s in scales}
+        for path in ds.paths:
+            img = load_image(path)
+            for s in scales:
+                lr = degrade(img.pixels, s, opts.degradation, rngs[s])
+                hr = modcrop(img.pixels, s)[: lr.shape[0] * s, : lr.shape[1] * s]
+                outputs: dict[str, tuple[np.ndarray, float]] = {}
+                for name in table:
+                    sr, result = _run_one(engines[(name, s)], lr, hr, img.name, s, opts)
+                    cells[(s, name)].per_image.append(result)
+                    cells[(s, name)].output_pixels += hr.shape[0] * hr.shape[1]
+                    outputs[name] = (sr, result.psnr)
+                    done += 1
+                    if progress is not None:
+                        progress(done, total, f"{ds.label} x{s} {name} {img.name}")
+                _write_extras(ds.label, img, s, lr, hr, outputs, opts)
+        for s in scales:
+            for name in table:
+                cells[(s, name)].finish()
+                rows.append(cells[(s, name)])
+    return rows
+
+
+def _run_one(engine: Upscaler, lr: np.ndarray, hr: np.ndarray, name: str, scale: int,
+             opts: BenchOptions) -> tuple[np.ndarray, ImageResult]:
+    x = _as_model_input(lr)
+    t0 = time.perf_counter()
+    out = engine.upscale(x)
+    seconds = time.perf_counter() - t0
+    sr = _to_stored(out, hr)
+    p = psnr(sr, hr, crop=scale, y_channel=opts.y_channel)
+    q = ssim(sr, hr, crop=scale, y_channel=opts.y_channel)
+    return sr, ImageResult(name, p, q, seconds)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _image_data(pixels: np.ndarray) -> ImageData:
+    top = 65535.0 if pixels.dtype == np.uint16 else 255.0
+    return ImageData(pixels=(pixels.astype(np.float32) / np.float32(top)),
+                     bit_depth=16 if pixels.dtype == np.uint16 else 8)
+
+
+def _write_extras(label: str, img: BenchImage, scale: int, lr: np.ndarray, hr: np.ndarray,
+                  outputs: Mapping[str, tuple[np.ndarray, float]], opts: BenchOptions) -> None:
+    sub = Path(label) / f"x{scale}_{opts.degradation}"
+    if opts.save_images is not None:
+        for name, (sr, _) in outputs.items():
+            folder = opts.save_images / sub / name
+            folder.mkdir(parents=True, exist_ok=True)
+            write_image(folder / f"{img.name}.png", _image_data(sr), overwrite=True)
+    if opts.visuals is not None:
+        panels = [("HR", hr, None)]
+        if BASELINE not in outputs:
+            base = imresize(lr, float(scale))
+            panels.append(("Bicubic", base, psnr(base, hr, scale, opts.y_channel)))
+        panels += [(_pretty(n), sr, p) for n, (sr, p) in outputs.items()]
+        folder = opts.visuals / sub
+        folder.mkdir(parents=True, exist_ok=True)
+        title = f"{label} {img.name}  x{scale} {opts.degradation.upper()}"
+        comparison(panels, title, margin=scale).save(folder / f"{img.name}.png")
+
+
+def _pretty(name: str) -> str:
+    return "Bicubic" if name == BASELINE else name
+
+
+# --------------------------------------------------------------------------- visuals
+
+PANEL = 192  # side of each zoomed crop in the comparison figure, pixels
+Panel = tuple[str, np.ndarray, float | None]  # (label, image as stored, PSNR or None)
+
+
+def pick_crop(hr: np.ndarray, margin: int) -> tuple[int, int, int]:
+    """(y, x, side) of the HR square with the most detail (largest gradient energy), the
+    region where SR methods differ visibly, away from the cropped scoring border."""
+    h, w = hr.shape[:2]
+    side = int(np.clip(min(h, w) // 4, 16, 128))
+    lum = rgb_to_y(hr) if hr.ndim == 3 else to_float255(hr)
+    gy, gx = np.gradient(lum)
+    energy = cv2.boxFilter(np.hypot(gx, gy), -1, (side, side), normalize=False,
+                           borderType=cv2.BORDER_CONSTANT)
+    half = side // 2
+    lo_y, hi_y = margin + half, max(margin + half, h - margin - (side - half))
+    lo_x, hi_x = margin + half, max(margin + half, w - margin - (side - half))
+    inner = energy[lo_y : hi_y + 1, lo_x : hi_x + 1]
+    cy, cx = np.unravel_index(int(np.argmax(inner)), inner.shape)
+    y0 = int(np.clip(cy + lo_y - half, 0, max(h - side, 0)))
+    x0 = int(np.clip(cx + lo_x - half, 0, max(w - side, 0)))
+    return y0, x0, side
+
+
+def _display(img: np.ndarray) -> Image.Image:
+    """Stored pixels -> 8-bit RGB Pillow image for the figure."""
+    x = img if img.dtype == np.uint8 else np.floor(img / 257.0 + 0.5).astype(np.uint8)
+    if x.ndim == 2:
+        x = np.repeat(x[..., None], 3, axis=2)
+    return Image.fromarray(np.ascontiguousarray(x[..., :3]))
+
+
+def comparison(panels: Sequence[Panel], title: str, margin: int = 0) -> Image.Image:
+    """Side-by-side figure: HR with the crop outlined, then the same zoomed crop from every
+    panel labelled with its PSNR (like Figure 2 of the DAN paper)."""
+    hr = panels[0][1]
+    y0, x0, side = pick_crop(hr, margin)
+    font = ImageFont.load_default(size=14)
+    pad, label_h, title_h = 6, 22, 24
+    full = _display(hr)
+    thumb_w = max(1, round(full.width * PANEL / full.height))
+    thumb = full.resize((thumb_w, PANEL), Image.Resampling.LANCZOS)
+    k = PANEL / full.height
+    ImageDraw.Draw(thumb).rectangle(
+        [x0 * k, y0 * k, (x0 + side) * k - 1, (y0 + side) * k - 1], outline=(255, 0, 0), width=2)
+    width = pad + thumb_w + len(panels) * (PANEL + pad) + pad
+    canvas = Image.new("RGB", (width, title_h + PANEL + label_h + pad), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((pad, 4), title, fill=(0, 0, 0), font=font)
+    canvas.paste(thumb, (pad, title_h))
+    x = 2 * pad + thumb_w
+    for label, img, value in panels:
+        crop = _display(img[y0 : y0 + side, x0 : x0 + side])
+        canvas.paste(crop.resize((PANEL, PANEL), Image.Resampling.NEAREST), (x, title_h))
+        text = label if value is None else f"{label} {value:.2f} dB"
+        draw.text((x + 2, title_h + PANEL + 3), text, fill=(0, 0, 0), font=font)
+        x += PANEL + pad
+    return canvas
