@@ -1,0 +1,1 @@
+"""Data for training (random patches) and evaluation (benchmark sets)."""
