@@ -24,6 +24,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
@@ -35,7 +36,7 @@ from srcli.imaging.io import ImageData, write_image
 from srcli.imaging.resize import imresize, modcrop
 from srcli.inference.engine import EngineOptions, Upscaler
 from srcli.metrics import psnr, ssim
-from srcli.models.registry import create_model
+from srcli.models import count_parameters, create_model, get_spec
 
 #: Called after every model evaluation: (done, total, description).
 Progress = Callable[[int, int, str], None]
@@ -105,21 +106,20 @@ class BenchOptions:
 # --------------------------------------------------------------------------- models
 
 
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def load_model(name: str, scale: int) -> nn.Module:
-    """A ready model: parameter-free ones (bicubic) are built, others get pretrained weights."""
-    model = create_model(name, scale)
-    if count_params(model) == 0:
-        return model
+    """A ready model: parameter-free ones (bicubic) are built, others get pretrained weights.
+    `NAME+` (the papers' self-ensemble notation, e.g. dan+) loads NAME."""
+    base = get_spec(name.removesuffix("+")).name
+    with torch.device("meta"):  # shape-only build: is there anything to load?
+        parameter_free = count_parameters(create_model(base, scale)) == 0
+    if parameter_free:
+        return create_model(base, scale)
     try:
         from srcli.models.pretrained import load_pretrained
     except ImportError:
-        raise WeightsError(f"no pretrained weights available for {name} x{scale} "
-                           "(weights loading is not installed)") from None
-    return load_pretrained(name, scale)
+        raise WeightsError(f"no pretrained weights for {base!r} in this version yet; "
+                           "use --model bicubic") from None
+    return load_pretrained(base, scale)
 
 
 ModelTable = Mapping[str, Mapping[int, nn.Module]]
@@ -184,15 +184,15 @@ def evaluate(datasets: Sequence[str | Path], models: Sequence[str] | ModelTable,
     sets = _resolve(datasets, data_dir, opts.limit)
     table = load_models(list(models), scales) if not isinstance(models, Mapping) else models
     engines = {(name, s): Upscaler(table[name][s], EngineOptions(
-        device=opts.device, tile=opts.tile, ensemble=opts.ensemble, threads=opts.threads))
-        for name in table for s in scales}
+        device=opts.device, tile=opts.tile, ensemble=opts.ensemble or name.endswith("+"),
+        threads=opts.threads)) for name in table for s in scales}
     total = sum(len(d.paths) for d in sets) * len(scales) * len(table)
     done = 0
     rows: list[BenchRow] = []
     for ds in sets:
         cells = {(s, name): BenchRow(
-            ds.label, s, opts.degradation, name, count_params(table[name][s]),
-            metric="y" if opts.y_channel else "rgb", crop=s, ensemble=opts.ensemble,
+            ds.label, s, opts.degradation, name, count_parameters(table[name][s]),
+            metric="y" if opts.y_channel else "rgb", crop=s, ensemble=engines[(name, s)].ensemble,
             device=str(engines[(name, s)].device)) for s in scales for name in table}
         rngs = {s: np.random.default_rng(opts.seed) for s in scales}
         for path in ds.paths:

@@ -1,9 +1,193 @@
-"""`srcli bench` (placeholder until implemented)."""
+"""`srcli bench`: PSNR/SSIM of models on benchmark sets, with the literature's conventions.
+
+The table and progress go to stderr; `--json -` puts the machine-readable rows on stdout.
+"""
 
 from __future__ import annotations
 
+import csv
+import json
+import math
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from srcli.bench import BASELINE, BenchOptions, BenchRow, evaluate, load_models
+from srcli.cli.console import err
+from srcli.data.benchmark import KNOWN
+from srcli.errors import WeightsError
+from srcli.inference.engine import DEVICE_PATTERN
+
+DEFAULT_MODEL = "dan"
+DEFAULT_DATASETS = ("set5", "set14")
+CSV_FIELDS = ("dataset", "scale", "degradation", "model", "params", "psnr", "ssim", "images",
+              "seconds", "ms_per_image", "mp_per_s", "metric", "crop", "ensemble", "device")
+
+
+class Degradation(str, Enum):
+    bi = "bi"
+    bd = "bd"
+    dn = "dn"
+
+
+def _check_device(value: str) -> str:
+    value = value.strip().lower()
+    if not DEVICE_PATTERN.match(value):
+        raise typer.BadParameter("use auto, cpu, cuda, cuda:N or mps")
+    return value
+
+
+def _complete_dataset(incomplete: str) -> list[str]:
+    return [n for n in KNOWN if n.startswith(incomplete.lower())]
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/Infinity: a perfect reconstruction's PSNR becomes null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _params(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f}M"
+    return f"{n / 1e3:.0f}K" if n >= 1000 else str(n)
+
+
+def _table(rows: list[BenchRow], metric: str) -> Table:
+    table = Table(title=f"{metric}-channel PSNR/SSIM, border crop = scale", title_justify="left")
+    for name, justify in (("dataset", "left"), ("scale", "right"), ("deg", "left"),
+                          ("model", "left"), ("params", "right"), ("PSNR", "right"),
+                          ("SSIM", "right"), ("ms/img", "right"), ("MP/s", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for r in rows:
+        table.add_row(r.dataset, f"x{r.scale}", r.degradation.upper(),
+                      r.model + (" (x8)" if r.ensemble and not r.model.endswith("+") else ""),
+                      _params(r.params), f"{r.psnr:.2f}", f"{r.ssim:.4f}",
+                      f"{r.ms_per_image:.1f}", f"{r.mp_per_s:.2f}")
+    return table
+
+
+def _write_csv(path: Path, rows: list[BenchRow]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(r.as_dict())
+
+
+def _models(requested: list[str] | None, scales: list[int]) -> dict[str, Any]:
+    """Load the models; with no --model, bicubic plus the default model when it has weights."""
+    if requested:
+        return load_models(list(dict.fromkeys(requested)), scales)
+    table = load_models([BASELINE], scales)
+    try:
+        table.update(load_models([DEFAULT_MODEL], scales))
+    except WeightsError as exc:
+        err.print(f"note: default model {DEFAULT_MODEL} skipped ({exc}); benchmarking bicubic "
+                  "only", highlight=False, soft_wrap=True)
+    return table
+
+
+def bench(
+    dataset: Annotated[list[str] | None, typer.Option(
+        "--dataset", "-d", autocompletion=_complete_dataset, show_default=False,
+        help="set5, set14, bsd100, urban100, manga109 (any case) or a folder of HR images; "
+        "repeatable. Default: set5 and set14.")] = None,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", show_default=False,
+        help="Model name, repeatable; NAME+ adds x8 self-ensemble. Default: bicubic and "
+        f"{DEFAULT_MODEL} (when its weights are available).")] = None,
+    scale: Annotated[list[int] | None, typer.Option(
+        "--scale", "-s", min=2, max=8, show_default=False,
+        help="Upscaling factor, repeatable. Default: 4 for bi, 3 for bd and dn.")] = None,
+    degradation: Annotated[Degradation, typer.Option(
+        "--degradation", case_sensitive=False,
+        help="How LR inputs are made from HR: bi = MATLAB bicubic; bd = 7x7 Gaussian blur "
+        "(sigma 1.6) + nearest downscale; dn = bicubic + Gaussian noise (sigma 30).")
+    ] = Degradation.bi,
+    ensemble: Annotated[bool, typer.Option(
+        "--ensemble", help="x8 self-ensemble for every model (8x slower).")] = False,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", show_default=False,
+        help="Where named sets are looked up first (then $SRCLI_DATA, then the srcli cache, "
+        "then they are downloaded).")] = None,
+    json_path: Annotated[str | None, typer.Option(
+        "--json", metavar="PATH|-", show_default=False,
+        help="Write the results as JSON (one object per dataset/scale/model with per-image "
+        "values); '-' = stdout.")] = None,
+    csv_path: Annotated[Path | None, typer.Option(
+        "--csv", show_default=False, help="Write the summary rows as CSV.")] = None,
+    save_images: Annotated[Path | None, typer.Option(
+        "--save-images", show_default=False,
+        help="Write SR outputs to DIR/<set>/x<scale>_<deg>/<model>/<image>.png.")] = None,
+    visuals: Annotated[Path | None, typer.Option(
+        "--visuals", show_default=False,
+        help="Write per-image comparisons (same zoomed crop of HR, bicubic and every model, "
+        "PSNR labelled) to DIR/<set>/x<scale>_<deg>/<image>.png.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=1, show_default=False, help="Only the first N images of each set.")
+    ] = None,
+    device: Annotated[str, typer.Option(
+        "--device", callback=_check_device,
+        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")] = "auto",
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1, show_default=False,
+        help="CPU threads (default: the physical cores this process may use).")] = None,
+    rgb: Annotated[bool, typer.Option(
+        "--rgb", help="Score PSNR/SSIM on the RGB channels instead of the Y channel.")
+    ] = False,
+    seed: Annotated[int, typer.Option(
+        "--seed", help="Seed of the dn noise (fixed, so every run sees the same inputs).")] = 0,
+) -> None:
+    """Benchmark models on standard test sets (PSNR/SSIM as published in SR papers)."""
+    scales = list(dict.fromkeys(scale or ([4] if degradation is Degradation.bi else [3])))
+    opts = BenchOptions(degradation=degradation.value, y_channel=not rgb, limit=limit,
+                        seed=seed, device=device, ensemble=ensemble, threads=threads,
+                        save_images=save_images, visuals=visuals)
+    table = _models(model, scales)
+    start = time.perf_counter()
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+    with bar:
+        task = bar.add_task("bench", total=None)
+
+        def on_progress(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=what)
+
+        rows = evaluate(list(dataset or DEFAULT_DATASETS), table, scales, opts,
+                        data_dir=data_dir, progress=on_progress)
+    elapsed = time.perf_counter() - start
+    err.print(_table(rows, "RGB" if rgb else "Y"))
+    err.print(f"{sum(r.images for r in rows)} image evaluations in {elapsed:.1f} s",
+              highlight=False)
+    if csv_path is not None:
+        _write_csv(csv_path, rows)
+    if json_path is not None:
+        text = json.dumps(_finite([r.as_dict() for r in rows]), indent=2, allow_nan=False)
+        if json_path == "-":
+            typer.echo(text)
+        else:
+            Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(json_path).write_text(text + "\n")
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command("bench")(bench)
