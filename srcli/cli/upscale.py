@@ -219,18 +219,20 @@ def _run_batch(jobs: list[Job], upscaler: Upscaler, *, quiet: bool,
 def upscale(
     inputs: Annotated[list[str], typer.Argument(
         help="Image files, folders or glob patterns (quote globs to let srcli expand them).",
-        show_default=False)],
+        show_default=False, metavar="INPUT...")],
     output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="Output file (one input) or folder (created if missing). "
-        "Default: beside each input, named {stem}_x{scale}.{ext}.", show_default=False)] = None,
+        "-o", "--output", metavar="PATH",
+        help="Output file (one input) or folder (created if missing). Default: beside each "
+        "input, named {stem}_x{scale}.{ext}.", show_default=False)] = None,
     model: Annotated[str, typer.Option(
-        "--model", "-m", autocompletion=_complete_model,
+        "--model", "-m", autocompletion=_complete_model, metavar="NAME",
         help="Model name (see `srcli models`); NAME+ adds x8 self-ensemble (dan+ is the "
         "paper's DAN+); bicubic needs no weights.")] = DEFAULT_MODEL,
     scale: Annotated[int, typer.Option("--scale", "-s", help="Model upscaling factor.")] = 4,
     weights: Annotated[str | None, typer.Option(
-        "--weights", help="Weights file or hub repo (default: the model's bundled or published "
-        "weights).", show_default=False)] = None,
+        "--weights", metavar="FILE|REPO", show_default=False,
+        help="Weights file or hub repo (default: the model's bundled or published weights).")
+    ] = None,
     fmt: Annotated[OutputFormat, typer.Option(
         "--format", "-f", case_sensitive=False,
         help="Output format; 'same' keeps the input's (or the -o file's) format.")
@@ -244,7 +246,7 @@ def upscale(
     recursive: Annotated[bool, typer.Option(
         "--recursive", "-r", help="Also read images in sub-folders of folder inputs.")] = False,
     tile: Annotated[str, typer.Option(
-        "--tile", "-t", callback=_check_tile,
+        "--tile", "-t", callback=_check_tile, metavar="N|auto",
         help="Tile size in input pixels; 0 = whole image; auto = largest that fits memory.")
     ] = "auto",
     tile_overlap: Annotated[int, typer.Option(
@@ -254,8 +256,8 @@ def upscale(
         "--ensemble", help="x8 self-ensemble: average over 4 rotations x flip (8x slower).")
     ] = False,
     device: Annotated[str, typer.Option(
-        "--device", callback=_check_device, help="auto (CUDA, then MPS, then CPU), cpu, cuda, "
-        "cuda:N or mps.")] = "auto",
+        "--device", callback=_check_device, metavar="DEVICE",
+        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")] = "auto",
     precision: Annotated[Precision, typer.Option(
         "--precision", case_sensitive=False,
         help="auto = fp16/bf16 on CUDA when the model allows it, else fp32.")
