@@ -90,14 +90,11 @@ def find_in_root(root: Path, name: str) -> Path | None:
 
 
 def cache_root() -> Path:
-    """Where downloaded sets live: `<srcli cache>/datasets`."""
-    try:
-        from srcli.weights import cache_dir  # one cache for weights and data
-        return Path(cache_dir()) / "datasets"
-    except ImportError:
-        base = os.environ.get("SRCLI_CACHE") or os.path.join(
-            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "srcli")
-        return Path(base) / "datasets"
+    """Where downloaded sets are unpacked: `$SRCLI_CACHE/datasets`, by default
+    `~/.cache/srcli/datasets` (the archives themselves stay in the Hugging Face cache)."""
+    base = os.environ.get("SRCLI_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "srcli")
+    return Path(base).expanduser() / "datasets"
 
 
 def search_roots(data_dir: str | Path | None = None) -> list[Path]:
@@ -105,19 +102,21 @@ def search_roots(data_dir: str | Path | None = None) -> list[Path]:
     return [Path(r).expanduser() for r in roots if r]
 
 
-def _download(name: str, dest: Path) -> Path:
-    """Fetch set `name` into `dest` through the weights/hub module; returns its folder."""
-    hint = (f"dataset {name} not found and could not be downloaded; get {name}_HR.tar.gz from "
-            f"the hub dataset {HUB_REPO.format(name=name)} and unpack it into --data-dir or "
-            "$SRCLI_DATA")
+def _download(name: str, dest: Path, searched: list[Path]) -> Path:
+    """Fetch set `name` into `dest` through the weights/hub module; returns its HR folder."""
+    missing = f"dataset {name} not found (searched: {', '.join(str(r) for r in searched)})"
+    manual = f"put its HR images in <DIR>/{name}/HR and pass --data-dir DIR or set SRCLI_DATA"
     try:
-        from srcli.weights import download_dataset  # type: ignore[attr-defined]
-    except ImportError:
-        raise DataError(hint) from None
+        from srcli.weights.hub import DATASETS, download_dataset
+    except ImportError:  # a build without the hub module
+        raise DataError(f"{missing}; {manual}") from None
+    if name.lower() not in DATASETS:
+        raise DataError(f"{missing} and it has no hub download; {manual}")
     try:
         return Path(download_dataset(name, dest))
     except SrcliError as exc:
-        raise DataError(f"{hint} ({exc})") from None
+        hint = "" if "--data-dir" in str(exc) else f"; {manual}"
+        raise DataError(f"{missing} and the download failed: {exc}{hint}") from None
 
 
 def resolve_dataset(spec: str | Path, data_dir: str | Path | None = None,
@@ -134,16 +133,16 @@ def resolve_dataset(spec: str | Path, data_dir: str | Path | None = None,
         raise DataError(f"unknown dataset {str(spec)!r}: give a folder of HR images or one of "
                         f"{', '.join(KNOWN)}")
     for root in search_roots(data_dir):
-        found = find_in_root(root, name)
+        found = find_in_root(root, name) if root.is_dir() else None
         if found is not None:
             return found
     if not download:
         raise DataError(f"dataset {name} not found; pass --data-dir or set SRCLI_DATA")
-    dest = cache_root()
-    got = _download(name, dest)
-    found = find_in_root(dest, name) or (got if _has_images(got) else find_in_root(got, name))
+    roots = search_roots(data_dir)
+    got = _download(name, cache_root(), roots)
+    found = got if _has_images(got) else find_in_root(cache_root(), name)
     if found is None:
-        raise DataError(f"downloaded {name} into {got} but found no HR images there")
+        raise DataError(f"downloaded {name} into {got} but found no images there")
     return found
 
 
