@@ -32,14 +32,17 @@ def _prepare(img: np.ndarray, crop: int, y_channel: bool) -> np.ndarray:
     return x
 
 
-def _check(sr: np.ndarray, hr: np.ndarray) -> None:
+def _check(sr: np.ndarray, hr: np.ndarray, crop: int, least: int) -> None:
     if sr.shape != hr.shape:
         raise ValueError(f"SR {sr.shape} and HR {hr.shape} differ in shape")
+    if crop < 0 or min(hr.shape[:2]) - 2 * crop < least:
+        raise ValueError(f"crop {crop} leaves less than {least}x{least} pixels of "
+                         f"{hr.shape[0]}x{hr.shape[1]}")
 
 
 def psnr(sr: np.ndarray, hr: np.ndarray, crop: int = 0, y_channel: bool = True) -> float:
     """PSNR in dB between two integer images (see module docstring for the conventions)."""
-    _check(sr, hr)
+    _check(sr, hr, crop, 1)
     a, b = _prepare(sr, crop, y_channel), _prepare(hr, crop, y_channel)
     mse = float(np.mean((a - b) ** 2))
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
@@ -64,7 +67,7 @@ def _ssim_plane(a: np.ndarray, b: np.ndarray) -> float:
 
 def ssim(sr: np.ndarray, hr: np.ndarray, crop: int = 0, y_channel: bool = True) -> float:
     """Mean SSIM between two integer images; RGB mode averages the three channels."""
-    _check(sr, hr)
+    _check(sr, hr, crop, 11)  # the SSIM window must fit
     a, b = _prepare(sr, crop, y_channel), _prepare(hr, crop, y_channel)
     if a.ndim == 2:
         return _ssim_plane(a, b)
