@@ -1,9 +1,222 @@
-"""`srcli models` (placeholder until implemented)."""
+"""`srcli models`: what pretrained weights exist, where they are, fetch and verify them.
+
+`list` and `info` never touch the network. `download` fetches into the Hugging Face cache
+(HF_HOME) with a progress bar on stderr; `verify` re-hashes every bundled or cached file.
+Tables go to stdout (`--json` for machines), progress and notes to stderr.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich import box
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from srcli.cli.console import err, out
+from srcli.errors import WeightsError
+from srcli.weights import hub
+from srcli.weights.manifest import Manifest, WeightsEntry, load_manifest
+from srcli.weights.resolve import entry_files, entry_status, resolve_weights, verify_entry
+
+models_app = typer.Typer(help="List, inspect, download and verify pretrained weights.",
+                         no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.add_typer(models_app, name="models")
+
+
+def _source(entry: WeightsEntry) -> str:
+    return "+".join(n for n, v in (("bundled", entry.bundled), ("hub", entry.hub)) if v)
+
+
+def _scales(entries: list[WeightsEntry]) -> str:
+    return " ".join(f"x{e.scale}" for e in entries)
+
+
+def _best_set5(entries: list[WeightsEntry]) -> str:
+    figures = [(q.scale, q.psnr) for e in entries for q in e.quality if q.dataset.lower() == "set5"]
+    if not figures:
+        return "—"
+    return "  ".join(f"x{s} {p:.2f}" for s, p in sorted(figures))
+
+
+def _millions(n: int | None) -> str:
+    return "?" if n is None else f"{n / 1e6:.2f}M"
+
+
+def _entry_json(entry: WeightsEntry) -> dict[str, Any]:
+    data = entry.to_json()
+    where = entry_status(entry)
+    data["available"] = where is not None
+    data["path"] = str(where) if where else None
+    return data
+
+
+def _with_model(manifest: Manifest, name: str) -> list[WeightsEntry]:
+    entries = manifest.for_model(name)
+    if not entries:
+        known = ", ".join(manifest.models())
+        raise WeightsError(f"no weights named {name!r} in the manifest; known: {known}")
+    return entries
+
+
+@models_app.command("list")
+def list_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per weights file "
+                                          "on stdout.")] = False,
+) -> None:
+    """Every model with pretrained weights: family, scales, size, source, whether it is here."""
+    manifest = load_manifest()
+    if as_json:
+        out.print_json(json.dumps([_entry_json(e) for e in manifest.entries]))
+        return
+    table = Table(title="Pretrained weights (srcli models info NAME for details)",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("model", "family", "scales", "params", "deg.", "source", "cached",
+                "Set5 PSNR"):
+        table.add_column(col, justify="right" if col == "params" else "left", no_wrap=True)
+    for name in manifest.models():
+        entries = manifest.for_model(name)
+        here = [e for e in entries if entry_status(e) is not None]
+        table.add_row(name, entries[0].family, _scales(entries), _millions(entries[-1].params),
+                      ",".join(sorted({e.degradation.upper() for e in entries})),
+                      _source(entries[0]), _scales(here) or "—", _best_set5(entries))
+    out.print(table)
+    if manifest.find(manifest.default_model, 4) is None:
+        err.print(f"The default model ({manifest.default_model}) has no bundled weights yet; "
+                  "`--model bicubic` needs none.")
+
+
+def _info_lines(entry: WeightsEntry) -> list[tuple[str, str]]:
+    rows = [("architecture", entry.architecture), ("format", entry.format),
+            ("degradation", entry.degradation.upper()), ("params", f"{entry.params:,}"
+                                                         if entry.params else "?"),
+            ("license", entry.license or "not recorded"), ("paper", entry.paper or "—")]
+    if entry.bundled:
+        rows.append(("bundled file", str(entry.bundled_path)))
+    if entry.hub is not None:
+        weights_file, config_file = entry_files(entry)
+        rows += [("hub file", weights_file.url()), ("revision", entry.hub.revision)]
+        if config_file:
+            rows.append(("config file", config_file.url()))
+        rows.append(("cached under", str(hub.repo_cache_dir(entry.hub.repo_id))))
+    where = entry_status(entry)
+    rows += [("available", str(where) if where else "no (srcli models download "
+              f"{entry.model} --scale {entry.scale})"),
+             ("sha256", entry.sha256 or "not recorded (checked against the hub's LFS sha256)"),
+             ("size", f"{entry.size:,} bytes" if entry.size else "not recorded")]
+    rows += [(f"quality {q.dataset} x{q.scale}", f"{q.psnr:.2f} dB"
+              + (f" / {q.ssim:.4f}" if q.ssim is not None else "") + f" ({q.source})")
+             for q in entry.quality]
+    if entry.training:
+        rows.append(("training", json.dumps(entry.training, sort_keys=True)))
+    if entry.notes:
+        rows.append(("notes", entry.notes))
+    return rows
+
+
+@models_app.command("info")
+def info_cmd(
+    name: Annotated[str, typer.Argument(help="Model name, as in `srcli models list`.")],
+    scale: Annotated[int | None, typer.Option("--scale", "-s", help="Only this scale.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> None:
+    """Everything the manifest knows about NAME, and where its files are (or would be) cached."""
+    entries = _with_model(load_manifest(), name)
+    if scale is not None:
+        entries = [e for e in entries if e.scale == scale]
+        if not entries:
+            raise WeightsError(f"{name} has no weights for x{scale}")
+    if as_json:
+        out.print_json(json.dumps([_entry_json(e) for e in entries]))
+        return
+    for entry in entries:
+        table = Table(title=f"{entry.model} x{entry.scale}", show_header=False, box=None)
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for key, value in _info_lines(entry):
+            table.add_row(key, value)
+        out.print(table)
+
+
+def _bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                    TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True)
+
+
+def _download_one(entry: WeightsEntry, bar: Progress) -> Path:
+    task = bar.add_task(f"{entry.model} x{entry.scale}", total=None)
+
+    def progress(done: int, total: int | None) -> None:
+        bar.update(task, completed=done, total=total)
+
+    try:
+        return resolve_weights(entry.model, entry.scale, progress=progress).path
+    finally:
+        bar.remove_task(task)
+
+
+@models_app.command("download")
+def download_cmd(
+    names: Annotated[list[str], typer.Argument(help="Model names (see `srcli models list`).")],
+    scale: Annotated[int | None, typer.Option("--scale", "-s", help="Only this scale "
+                                              "(default: every scale listed).")] = None,
+) -> None:
+    """Fetch weights into the Hugging Face cache (HF_HOME), verified, for offline use later."""
+    manifest = load_manifest()
+    todo: list[WeightsEntry] = []
+    for name in names:
+        entries = _with_model(manifest, name)
+        if scale is not None:
+            entries = [e for e in entries if e.scale == scale]
+            if not entries:
+                raise WeightsError(f"{name} has no weights for x{scale}; it has "
+                                   f"{_scales(manifest.for_model(name))}")
+        todo += entries
+    with _bar() as bar:
+        for entry in todo:
+            path = _download_one(entry, bar)
+            size = path.stat().st_size
+            where = "bundled" if entry.bundled_path == path else str(path)
+            err.print(f"[green]ok[/green] {entry.model} x{entry.scale}: {size / 1e6:.1f} MB "
+                      f"-> {where}", soft_wrap=True)
+
+
+@models_app.command("verify")
+def verify_cmd(
+    names: Annotated[list[str] | None, typer.Argument(help="Only these models.")] = None,
+) -> None:
+    """Re-hash every bundled and cached weights file; a cached file that fails is deleted."""
+    manifest = load_manifest()
+    entries = [e for n in names for e in _with_model(manifest, n)] if names else list(
+        manifest.entries)
+    table = Table(title="Weights verification")
+    for col in ("model", "scale", "status", "sha256", "file"):
+        table.add_column(col, overflow="fold")
+    failed = 0
+    for entry in entries:
+        result = verify_entry(entry)
+        if result.status == "not cached" and not names:
+            continue  # the full listing shows what is here; `models list` shows the rest
+        failed += result.status in ("mismatch", "deleted", "missing")
+        style = {"ok": "green", "unverified": "yellow"}.get(result.status, "red")
+        table.add_row(entry.model, f"x{entry.scale}", f"[{style}]{result.status}[/{style}]",
+                      (result.sha256 or "")[:16], str(result.path or "—"))
+    if table.row_count:
+        out.print(table)
+    else:
+        err.print("No bundled or cached weights to verify.")
+    if failed:
+        raise WeightsError(f"{failed} weights file(s) failed verification")

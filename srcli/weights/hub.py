@@ -20,6 +20,7 @@ paths, no `..`, no links, no devices.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import logging
 import os
 import re
@@ -37,6 +38,11 @@ from srcli.weights.manifest import sha256_file
 __all__ = ["DATASETS", "HubFile", "NotCachedError", "ProgressFn", "cached_file", "download_dataset",
            "fetch", "hub_cache_dir", "hub_endpoint", "is_offline", "repo_cache_dir",
            "safe_extract", "verify_file"]
+
+# huggingface_hub phones home for telemetry (an "agent harness" registry) when it builds request
+# headers; srcli downloads weights and nothing else, so that is off unless the user set it.
+# It must be set before huggingface_hub is first imported (it reads its environment once).
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 #: (bytes done, total bytes or None) — called as a download advances.
@@ -276,7 +282,7 @@ def safe_extract(archive: str | Path, dest: str | Path, *, max_bytes: int = 16 <
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-    except (tarfile.TarError, EOFError, zlib.error) as exc:
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataError(f"{archive.name} is not a readable tar archive ({exc})") from None
     return dest
 

@@ -81,10 +81,12 @@ class WeightsEntry:
     quality: tuple[Quality, ...] = ()
     notes: str = ""
     training: dict[str, Any] | None = None
+    #: Folder that `bundled` is relative to: the manifest's own folder (not stored in JSON).
+    base_dir: Path = PACKAGE_DIR
 
     @property
     def bundled_path(self) -> Path | None:
-        return BUNDLED_DIR.parent / self.bundled if self.bundled else None
+        return self.base_dir / self.bundled if self.bundled else None
 
     @property
     def filename(self) -> str:
@@ -136,7 +138,7 @@ def _parse_quality(raw: dict[str, Any], where: str) -> Quality:
                    degradation=raw.get("degradation", "bi"), source=raw.get("source", ""))
 
 
-def _parse_entry(raw: Any, index: int) -> WeightsEntry:
+def _parse_entry(raw: Any, index: int, base_dir: Path) -> WeightsEntry:
     if not isinstance(raw, dict):
         raise WeightsError(f"manifest entry {index} is not an object")
     where = f"entry {index} ({raw.get('model', '?')} x{raw.get('scale', '?')})"
@@ -162,7 +164,7 @@ def _parse_entry(raw: Any, index: int) -> WeightsEntry:
         sha256=raw.get("sha256"), size=raw.get("size"), params=raw.get("params"),
         license=raw.get("license"), paper=raw.get("paper", ""),
         quality=tuple(_parse_quality(q, where) for q in raw.get("quality") or ()),
-        notes=raw.get("notes", ""), training=raw.get("training"),
+        notes=raw.get("notes", ""), training=raw.get("training"), base_dir=base_dir,
     )
 
 
@@ -173,7 +175,8 @@ def parse_manifest(data: Any, path: Path | None = None) -> Manifest:
     if data.get("schema") != SCHEMA_VERSION:
         raise WeightsError(f"manifest: schema {data.get('schema')!r} is not supported "
                            f"(this srcli reads schema {SCHEMA_VERSION})")
-    entries = tuple(_parse_entry(raw, i) for i, raw in enumerate(data["weights"]))
+    base_dir = path.resolve().parent if path is not None else PACKAGE_DIR
+    entries = tuple(_parse_entry(raw, i, base_dir) for i, raw in enumerate(data["weights"]))
     return Manifest(default_model=str(data.get("default_model", "dan")), entries=entries,
                     path=path)
 
@@ -322,16 +325,19 @@ def add_entries(new: list[dict[str, Any]], paths: list[Path] | None = None) -> l
 def bundled_entry_from_sidecar(weights_file: str | Path, sidecar: dict[str, Any] | None = None,
                                *, model: str | None = None, license: str = "MIT",
                                paper: str = "", quality: list[dict[str, Any]] | None = None,
-                               notes: str = "") -> dict[str, Any]:
-    """A manifest entry (JSON-ready dict) for a weights file already in `srcli/weights/bundled/`.
+                               notes: str = "", bundled_dir: Path = BUNDLED_DIR
+                               ) -> dict[str, Any]:
+    """A manifest entry (JSON-ready dict) for a weights file already in `bundled_dir`
+    (`srcli/weights/bundled/`; the entry's path is relative to that folder's parent, where
+    the manifest lives).
 
     `sidecar` defaults to the JSON `srcli train export` writes beside the file (architecture,
     config, scale, degradation, params, training, validation). sha256 and size are computed
     from the file itself. `model` is the user-facing name (default: the architecture).
     """
     path = Path(weights_file).resolve()
-    if path.parent != BUNDLED_DIR.resolve():
-        raise WeightsError(f"{path} is not inside {BUNDLED_DIR}; copy it there first")
+    if path.parent != Path(bundled_dir).resolve():
+        raise WeightsError(f"{path} is not inside {bundled_dir}; copy it there first")
     if sidecar is None:
         side = path.with_suffix(".json")
         if not side.is_file():
@@ -349,7 +355,7 @@ def bundled_entry_from_sidecar(weights_file: str | Path, sidecar: dict[str, Any]
         "architecture": arch, "family": arch.split("-")[0], "format": "srcli",
         "degradation": str(sidecar.get("degradation", "bi")).lower(),
         "config": dict(sidecar.get("config") or {}), "hub": None,
-        "bundled": f"bundled/{path.name}", "sha256": sha256_file(path),
+        "bundled": f"{path.parent.name}/{path.name}", "sha256": sha256_file(path),
         "size": path.stat().st_size, "params": sidecar.get("params"), "license": license,
         "paper": paper, "quality": list(quality or []), "notes": notes,
         "training": training or None,
