@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from srcli.inference.engine import DEFAULT_OVERLAP, EngineOptions, Upscaler
-from srcli.inference.tiling import Blender, axis_starts, plan_tiles, tile_window
+from srcli.inference.tiling import Blender, axis_layout, plan_tiles, tile_window
 from srcli.models import create_model
 
 
@@ -29,8 +29,8 @@ def _lr(benchmark_dir: Path, name: str, scale: int = 4) -> np.ndarray:
                           (33, 32, 0), (10, 48, 16)])
 def test_axis_starts_cover_with_at_least_the_overlap(length: int, tile: int,
                                                      overlap: int) -> None:
-    starts = axis_starts(length, tile, overlap)
-    size = min(tile, length)
+    size, starts = axis_layout(length, tile, overlap)
+    assert size <= tile or len(starts) == 1
     assert starts[0] == 0 and starts[-1] + size == length
     for a, b in zip(starts, starts[1:], strict=False):
         assert a + size - b >= overlap  # neighbours share >= overlap pixels
@@ -38,12 +38,19 @@ def test_axis_starts_cover_with_at_least_the_overlap(length: int, tile: int,
     # Evenly spread: gaps differ by at most one pixel.
     gaps = np.diff(starts)
     assert len(gaps) == 0 or gaps.max() - gaps.min() <= 1
+    # No wasted work: one pixel less per tile would break the overlap (or need a tile more).
+    if len(starts) > 1:
+        assert (size - 1) * len(starts) - overlap * (len(starts) - 1) < length
+
+
+def test_tiles_shrink_to_the_needed_size() -> None:
+    assert axis_layout(1000, 376, 16) == (344, [0, 328, 656])  # 1032 px computed, not 1128
 
 
 def test_plan_tiles_zero_means_whole_image() -> None:
     assert len(plan_tiles(123, 77, 0, 16)) == 1
     tiles = plan_tiles(120, 125, 48, 16)
-    assert len(tiles) == 16 and {(t.height, t.width) for t in tiles} == {(48, 48)}
+    assert len(tiles) == 16 and {(t.height, t.width) for t in tiles} == {(42, 44)}
 
 
 def test_windows_fade_only_towards_neighbours() -> None:

@@ -2,8 +2,9 @@
 
 Pure geometry plus one accumulator, no model code, so it is tested on its own.
 
-Tiles all have the same size (a conv library then reuses one plan for every tile) and are
-spread evenly along each axis, so neighbours overlap by at least `overlap` LR pixels. On the
+Tiles all have the same size (a conv library then reuses one plan for every tile), as small
+as the tile count allows, and are spread evenly along each axis, so neighbours overlap by at
+least `overlap` LR pixels and little more (overlap is recomputed work). On the
 way back every tile is weighted by a window that is 1 in its interior and falls towards 0 at
 edges shared with a neighbour (never at the image border), and the sum is divided by the
 summed weights. The first quarter of each ramp stays near 0: those pixels lie next to the
@@ -42,27 +43,33 @@ class Tile:
         return self.x1 - self.x0
 
 
-def axis_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets of tiles of size `tile` covering [0, length), neighbours sharing at
-    least `overlap` pixels, spread evenly. One tile when it covers the whole axis."""
+def axis_layout(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
+    """(tile size, start offsets) covering [0, length) with tiles of at most `tile` pixels.
+
+    Uses the fewest tiles, then shrinks them to the smallest equal size that still leaves
+    `overlap` between neighbours: 1000 px with tile 376 and overlap 16 becomes three tiles of
+    344 (1032 px computed) rather than three of 376 (1128 px). One tile if `tile` covers it.
+    """
     if tile <= 0 or tile >= length:
-        return [0]
+        return length, [0]
     if not 0 <= overlap < tile:
         raise ValueError(f"overlap {overlap} must be in [0, tile={tile})")
-    count = math.ceil((length - tile) / (tile - overlap)) + 1
-    span = length - tile
-    return [round(i * span / (count - 1)) for i in range(count)]
+    count = math.ceil((length - overlap) / (tile - overlap))
+    size = min(tile, math.ceil((length - overlap) / count) + overlap)
+    span = length - size
+    return size, [round(i * span / (count - 1)) for i in range(count)]
+
+
+def axis_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of the tiles of `axis_layout`."""
+    return axis_layout(length, tile, overlap)[1]
 
 
 def plan_tiles(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
     """Row-major tiles for an image; `tile` 0 means one tile for the whole image."""
-    th = min(tile, height) if tile > 0 else height
-    tw = min(tile, width) if tile > 0 else width
-    return [
-        Tile(y, y + th, x, x + tw)
-        for y in axis_starts(height, th, overlap)
-        for x in axis_starts(width, tw, overlap)
-    ]
+    th, ys = axis_layout(height, tile, overlap)
+    tw, xs = axis_layout(width, tile, overlap)
+    return [Tile(y, y + th, x, x + tw) for y in ys for x in xs]
 
 
 def ramp(n: int) -> Tensor:
