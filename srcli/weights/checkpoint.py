@@ -66,10 +66,10 @@ def _read_safetensors(path: Path) -> dict[str, Tensor]:
         raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
 
 
-def _refused_global(message: str) -> str:
+def _refused_global(message: str) -> str | None:
     # torch words it "Unsupported global: GLOBAL a.b" or "unsupported GLOBAL a.b whose ..."
     match = re.search(r"GLOBAL\s+([\w.]+)", message)
-    return match.group(1) if match else "a non-tensor object"
+    return match.group(1) if match else None
 
 
 def _read_pickle(path: Path) -> Any:
@@ -77,6 +77,9 @@ def _read_pickle(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         what = _refused_global(str(exc))
+        if what is None:  # not a refusal: the bytes are not a valid pickle at all
+            raise WeightsError(f"{path}: not a readable PyTorch checkpoint (corrupt or not a "
+                               "pickle)") from None
         raise WeightsError(
             f"refusing {path.name}: the pickle needs {what}, not just tensors; srcli only loads "
             "tensor-only checkpoints (convert it to .safetensors where you trust it)"

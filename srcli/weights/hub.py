@@ -25,12 +25,14 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from srcli.errors import DataError, WeightsError
 from srcli.weights.manifest import sha256_file
@@ -185,11 +187,32 @@ def _http_status(exc: BaseException) -> int | None:
     return getattr(response, "status_code", None)
 
 
+def _reachable(endpoint: str, timeout: float = 5.0) -> bool:
+    """Can we open a TCP connection to the endpoint? (True when a proxy decides instead.)
+
+    huggingface_hub retries an unreachable server with backoff for about half a minute; a
+    machine without network should hear so at once.
+    """
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                                        "ALL_PROXY", "all_proxy")):
+        return True
+    url = urlsplit(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def _download(f: HubFile, progress: ProgressFn | None) -> Path:
     import huggingface_hub as hh
     from huggingface_hub import errors as he
 
     where = hub_endpoint()
+    if not _reachable(where):
+        raise WeightsError(f"cannot reach {where} to download {f}, and it is not cached; "
+                           "check the connection (or set HF_HUB_OFFLINE=1 to work offline)")
     try:
         with _quiet_hub():
             path = hh.hf_hub_download(
@@ -197,13 +220,13 @@ def _download(f: HubFile, progress: ProgressFn | None) -> Path:
                 cache_dir=hub_cache_dir(), endpoint=where, tqdm_class=_progress_class(progress))
     except he.OfflineModeIsEnabled:
         raise NotCachedError(f"{f} is not cached and the hub is in offline mode") from None
+    except he.LocalEntryNotFoundError:  # before EntryNotFoundError, its base class
+        raise WeightsError(f"cannot reach {where} to download {f}, and it is not cached; "
+                           "check the connection (or HF_ENDPOINT)") from None
     except (he.RepositoryNotFoundError, he.RevisionNotFoundError, he.EntryNotFoundError) as exc:
         status = _http_status(exc)
         raise WeightsError(f"{f} not found on {where}"
                            + (f" (HTTP {status})" if status else "")) from None
-    except he.LocalEntryNotFoundError:
-        raise WeightsError(f"cannot reach {where} to download {f}, and it is not cached; "
-                           "check the connection (or HF_ENDPOINT)") from None
     except he.HfHubHTTPError as exc:
         raise WeightsError(f"downloading {f} from {where} failed: HTTP "
                            f"{_http_status(exc) or '?'}") from None

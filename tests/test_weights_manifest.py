@@ -1,0 +1,168 @@
+"""The weights manifest: schema checks, agreement with compat/schema.json, bundled entries."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from conftest import REPO
+from safetensors.torch import save_file
+
+from srcli.errors import WeightsError
+from srcli.models import count_parameters, create_model
+from srcli.models.pretrained import load_pretrained
+from srcli.models.super_image import hub_config_to_srcli
+from srcli.weights.manifest import (
+    PACKAGE_MANIFEST,
+    bundled_entry_from_sidecar,
+    check_manifest,
+    load_manifest,
+    parse_manifest,
+)
+from srcli.weights.resolve import resolve_weights
+
+HUB_REPOS = ["msrn-bam", "mdsr-bam", "awsrn-bam", "carn-bam", "pan-bam", "drln-bam", "rcan-bam",
+             "msrn", "mdsr", "carn", "pan", "a2n", "drln", "edsr-base"]
+TINY_DAN = {"n_feats": 8, "n_blocks": 2, "distance": 1, "reduction": 4}
+
+
+def test_packaged_manifest_is_valid() -> None:
+    # unique (model, scale), known architectures, bundled files present with their hash
+    assert check_manifest(load_manifest(PACKAGE_MANIFEST)) == []
+
+
+def test_repository_copy_is_byte_identical() -> None:
+    assert (REPO / "weights_manifest.json").read_bytes() == PACKAGE_MANIFEST.read_bytes()
+
+
+def test_hub_entries_agree_with_the_compat_schema(compat_dir: Path) -> None:
+    schema = json.loads((compat_dir / "schema.json").read_text())["models"]
+    entries = [e for e in load_manifest(PACKAGE_MANIFEST).entries if e.hub is not None]
+    assert sorted({e.model for e in entries}) == sorted(HUB_REPOS)
+    for e in entries:
+        repo = schema[e.hub.repo_id]
+        scale = repo["scales"][str(e.scale)]
+        assert scale["on_hub"], (e.model, e.scale)
+        assert e.config == repo["hub_config_json"]
+        assert e.hub.filename == repo["hub_weight_files"][str(e.scale)]
+        assert hub_config_to_srcli(e.config)[0] == e.architecture
+        assert e.params == scale["total_parameters"]
+        with torch.device("meta"):
+            assert count_parameters(create_model(e.architecture, e.scale)) == e.params
+        recorded = repo["hub_config_source"].split("/")[-2]
+        expected = recorded if len(recorded) == 40 else "main"
+        if e.hub.revision != expected:  # only where a stored hub page showed a later commit
+            assert e.hub.revision[:7] in e.notes, (e.model, e.scale)
+    on_hub = sum(s["on_hub"] for r in HUB_REPOS for s in schema[f"eugenesiow/{r}"]["scales"]
+                 .values())
+    assert len(entries) == on_hub == 40
+
+
+def test_recorded_hashes_are_sha256() -> None:
+    for e in load_manifest(PACKAGE_MANIFEST).entries:
+        assert e.sha256 is None or (len(e.sha256) == 64 and int(e.sha256, 16) >= 0)
+        assert e.sha256 is None or e.size is not None
+
+
+def _write(tmp: Path, weights: list[dict[str, Any]], default: str = "dan") -> Path:
+    path = tmp / "manifest.json"
+    path.write_text(json.dumps({"schema": 1, "default_model": default, "weights": weights}))
+    return path
+
+
+def _tiny_dan_export(folder: Path, scale: int = 2) -> tuple[Path, torch.nn.Module]:
+    """What `srcli train export` leaves behind: safetensors + JSON sidecar."""
+    torch.manual_seed(1)
+    model = create_model("dan", scale, **TINY_DAN).eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"dan_x{scale}.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path),
+              metadata={"architecture": "dan", "scale": str(scale)})
+    sidecar = {"architecture": "dan", "config": TINY_DAN, "scale": scale, "degradation": "bi",
+               "params": count_parameters(model), "dtype": "float32", "weights": "ema",
+               "training": {"iterations": 100, "patch": 48},
+               "validation": {"it": 100, "psnr": 30.5}}
+    path.with_suffix(".json").write_text(json.dumps(sidecar))
+    return path, model
+
+
+def test_bundled_entry_from_sidecar_resolves_and_loads(tmp_path: Path) -> None:
+    path, model = _tiny_dan_export(tmp_path / "bundled")
+    entry = bundled_entry_from_sidecar(path, bundled_dir=tmp_path / "bundled")
+    assert entry["bundled"] == "bundled/dan_x2.safetensors"
+    assert entry["size"] == path.stat().st_size and len(entry["sha256"]) == 64
+    assert entry["training"]["validation"]["psnr"] == 30.5
+    manifest = load_manifest(_write(tmp_path, [entry]))
+    assert check_manifest(manifest) == []
+    resolved = resolve_weights("dan", 2, manifest=manifest)
+    assert resolved.source == "bundled" and resolved.path == path
+    loaded = load_pretrained("dan", 2, manifest=manifest)
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
+def test_tampered_or_missing_bundled_file_is_caught(tmp_path: Path) -> None:
+    path, _ = _tiny_dan_export(tmp_path / "bundled")
+    entry = bundled_entry_from_sidecar(path, bundled_dir=tmp_path / "bundled")
+    manifest = load_manifest(_write(tmp_path, [entry]))
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert any("sha256" in p for p in check_manifest(manifest))
+    with pytest.raises(WeightsError, match="does not match its manifest sha256"):
+        resolve_weights("dan", 2, manifest=manifest)
+    path.unlink()
+    assert any("missing" in p for p in check_manifest(manifest))
+    with pytest.raises(WeightsError, match="missing from this installation"):
+        resolve_weights("dan", 2, manifest=manifest)
+
+
+def test_schema_problems_are_reported(tmp_path: Path) -> None:
+    base = json.loads(PACKAGE_MANIFEST.read_text())["weights"][0]
+    twice = parse_manifest({"schema": 1, "weights": [base, base]})
+    assert check_manifest(twice) == ["msrn-bam x2: listed twice"]
+    odd = dict(base, architecture="no-such-net", format="onnx", sha256="abc", hub=None)
+    problems = check_manifest(parse_manifest({"schema": 1, "weights": [odd]}))
+    assert len(problems) == 4
+    with pytest.raises(WeightsError, match="schema"):
+        parse_manifest({"schema": 99, "weights": []})
+    with pytest.raises(WeightsError, match="missing field 'scale'"):
+        parse_manifest({"schema": 1, "weights": [{"model": "x"}]})
+
+
+def test_default_model_without_bundled_weights_says_so(tmp_path: Path) -> None:
+    manifest = load_manifest(_write(tmp_path, []))
+    with pytest.raises(WeightsError) as info:
+        resolve_weights("dan", 4, manifest=manifest)
+    message = str(info.value)
+    assert "not bundled" in message and "--model bicubic" in message and "\n" not in message
+
+
+def test_other_scales_and_unknown_models(tmp_path: Path) -> None:
+    manifest = load_manifest(PACKAGE_MANIFEST)
+    with pytest.raises(WeightsError, match="for x4 only, not x2"):
+        resolve_weights("rcan-bam", 2, manifest=manifest)
+    with pytest.raises(WeightsError, match="no pretrained weights for 'imdn'"):
+        resolve_weights("imdn", 2, manifest=manifest)
+
+
+def test_explicit_srcli_weights_use_their_sidecar(tmp_path: Path) -> None:
+    path, model = _tiny_dan_export(tmp_path / "export", scale=3)
+    empty = load_manifest(_write(tmp_path, []))
+    loaded = load_pretrained("dan", 3, weights=path, manifest=empty)
+    assert loaded.weights_source.source == "explicit" and loaded.config.n_feats == 8
+    x = torch.rand(1, 3, 7, 9)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+    with pytest.raises(WeightsError, match="holds x3 weights, not x2"):
+        plain = tmp_path / "plain"
+        plain.mkdir()
+        shutil.copy(path, plain / path.name)  # no sidecar: registry config, file says x3
+        load_pretrained("dan", 2, weights=plain / path.name, manifest=empty)
+    with pytest.raises(WeightsError, match="holds dan weights, not msrn"):
+        load_pretrained("msrn", 3, weights=path, manifest=empty)
