@@ -97,7 +97,7 @@ class BenchOptions:
     seed: int = 0  # DN noise seed (per dataset and scale)
     device: str = "auto"
     ensemble: bool = False
-    tile: int | str = "auto"
+    tile: int | str = 0  # whole image, as papers evaluate (the engine still halves on OOM)
     threads: int | None = None
     save_images: Path | None = None  # SR outputs: <dir>/<set>/x<s>_<deg>/<model>/<img>.png
     visuals: Path | None = None  # comparison crops: <dir>/<set>/x<s>_<deg>/<img>.png
