@@ -18,6 +18,7 @@ from typing import Annotated
 import click
 import torch
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -170,13 +171,15 @@ def _run_job(job: Job, upscaler: Upscaler, *, overwrite: bool | None, single: bo
 
 def _describe(res: FileResult) -> str:
     if res.status == "failed":
-        return f"[red]failed[/red]  {res.input}: {res.error}"
+        error = res.error or "failed"
+        where = "" if error.startswith(res.input) else f"{res.input}: "  # no name twice
+        return f"[red]failed[/red]  {where}{escape(error)}"
     if res.status == "skipped":
-        return f"[yellow]skipped[/yellow] {res.output} (exists)"
+        return f"[yellow]skipped[/yellow] {escape(str(res.output))} (exists)"
     (wi, hi), (wo, ho) = res.size_in or (0, 0), res.size_out or (0, 0)
     notes = "".join(f"\n        note: {n}" for n in res.notes)
-    return (f"[green]ok[/green]      {res.input} -> {res.output}  {wi}x{hi} -> {wo}x{ho}  "
-            f"{res.seconds:.2f} s{notes}")
+    return (f"[green]ok[/green]      {escape(res.input)} -> {escape(str(res.output))}  "
+            f"{wi}x{hi} -> {wo}x{ho}  {res.seconds:.2f} s{escape(notes)}")
 
 
 def _progress(quiet: bool) -> Progress | None:
