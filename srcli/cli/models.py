@@ -61,6 +61,7 @@ def _entry_json(entry: WeightsEntry) -> dict[str, Any]:
     where = entry_status(entry)
     data["available"] = where is not None
     data["path"] = str(where) if where else None
+    data["cache_dir"] = str(hub.repo_cache_dir(entry.hub.repo_id)) if entry.hub else None
     return data
 
 
