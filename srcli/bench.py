@@ -106,28 +106,34 @@ class BenchOptions:
 # --------------------------------------------------------------------------- models
 
 
-def load_model(name: str, scale: int) -> nn.Module:
-    """A ready model: parameter-free ones (bicubic) are built, others get pretrained weights.
-    `NAME+` (the papers' self-ensemble notation, e.g. dan+) loads NAME."""
+def load_model(name: str, scale: int, weights: str | Path | None = None) -> nn.Module:
+    """A ready model: parameter-free ones (bicubic) are built, others get pretrained weights
+    (or `weights`: a file, super-image folder or hf:// URI). `NAME+` (the papers'
+    self-ensemble notation, e.g. dan+) loads NAME."""
     base = get_spec(name.removesuffix("+")).name
     with torch.device("meta"):  # shape-only build: is there anything to load?
         parameter_free = count_parameters(create_model(base, scale)) == 0
     if parameter_free:
+        if weights is not None:
+            raise ConfigError(f"model {base!r} has no weights to load")
         return create_model(base, scale)
     try:
         from srcli.models.pretrained import load_pretrained
     except ImportError:
         raise WeightsError(f"no pretrained weights for {base!r} in this version yet; "
                            "use --model bicubic") from None
-    return load_pretrained(base, scale)
+    return load_pretrained(base, scale, weights=weights)
 
 
 ModelTable = Mapping[str, Mapping[int, nn.Module]]
 
 
-def load_models(names: Sequence[str], scales: Sequence[int]) -> dict[str, dict[int, nn.Module]]:
-    """{name: {scale: model}}; raises the first WeightsError/UnknownModelError."""
-    return {name: {s: load_model(name, s) for s in scales} for name in names}
+def load_models(names: Sequence[str], scales: Sequence[int],
+                weights: Mapping[str, str | Path] | None = None) -> dict[str, dict[int, nn.Module]]:
+    """{name: {scale: model}}, `weights` overriding some models' weights; raises the first
+    WeightsError/UnknownModelError."""
+    weights = weights or {}
+    return {name: {s: load_model(name, s, weights.get(name)) for s in scales} for name in names}
 
 
 # --------------------------------------------------------------------------- running

@@ -241,5 +241,6 @@ def test_default_models(benchmark_dir: Path) -> None:
 def test_usage_errors(benchmark_dir: Path) -> None:
     assert bench("--degradation", "jpeg")[0] == 2
     assert bench("--scale", "1")[0] == 2
+    assert bench("-m", "bicubic", "--weights", "w.safetensors")[0] == 2  # nothing to load into
     code, _, stderr = bench("-d", "set5", "-m", "nosuchnet", "--data-dir", str(benchmark_dir))
     assert code == 1 and "unknown model" in stderr

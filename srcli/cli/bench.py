@@ -93,16 +93,26 @@ def _write_csv(path: Path, rows: list[BenchRow]) -> None:
             writer.writerow(r.as_dict())
 
 
-def _models(requested: list[str] | None, scales: list[int]) -> dict[str, Any]:
+def _models(requested: list[str] | None, scales: list[int],
+            weights: str | None) -> dict[str, Any]:
     """Load the models; with no --model, bicubic plus the default model when it has weights."""
     if requested:
-        return load_models(list(dict.fromkeys(requested)), scales)
+        names = list(dict.fromkeys(requested))
+        if weights is None:
+            return load_models(names, scales)
+        trained = [n for n in names if n.lower() != BASELINE]
+        if len(trained) != 1:
+            raise typer.BadParameter("needs exactly one --model other than bicubic",
+                                     param_hint="'--weights'")
+        return load_models(names, scales, {trained[0]: weights})
+    if weights is not None:
+        raise typer.BadParameter("needs a --model", param_hint="'--weights'")
     table = load_models([BASELINE], scales)
     try:
         table.update(load_models([DEFAULT_MODEL], scales))
     except WeightsError as exc:
-        err.print(f"note: default model {DEFAULT_MODEL} skipped ({exc}); benchmarking bicubic "
-                  "only", highlight=False, soft_wrap=True)
+        err.print(f"note: default model {DEFAULT_MODEL} skipped, benchmarking bicubic only: {exc}",
+                  highlight=False, soft_wrap=True, markup=False)
     return table
 
 
@@ -115,6 +125,10 @@ def bench(
         "--model", "-m", show_default=False,
         help="Model name, repeatable; NAME+ adds x8 self-ensemble. Default: bicubic and "
         f"{DEFAULT_MODEL} (when its weights are available).")] = None,
+    weights: Annotated[str | None, typer.Option(
+        "--weights", show_default=False,
+        help="Weights for the one --model other than bicubic: a file (e.g. a `srcli train` "
+        "export), a super-image folder or hf://owner/repo/file.")] = None,
     scale: Annotated[list[int] | None, typer.Option(
         "--scale", "-s", min=2, max=8, show_default=False,
         help="Upscaling factor, repeatable. Default: 4 for bi, 3 for bd and dn.")] = None,
@@ -162,7 +176,7 @@ def bench(
     opts = BenchOptions(degradation=degradation.value, y_channel=not rgb, limit=limit,
                         seed=seed, device=device, ensemble=ensemble, threads=threads,
                         save_images=save_images, visuals=visuals)
-    table = _models(model, scales)
+    table = _models(model, scales, weights)
     start = time.perf_counter()
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
