@@ -75,8 +75,9 @@ def _with_model(manifest: Manifest, name: str) -> list[WeightsEntry]:
 
 @models_app.command("list")
 def list_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per weights file "
-                                          "on stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", show_default=False,
+                                          help="One JSON object per weights file on stdout.")
+                       ] = False,
 ) -> None:
     """Every model with pretrained weights: family, scales, size, source, whether it is here."""
     manifest = load_manifest()
@@ -130,9 +131,12 @@ def _info_lines(entry: WeightsEntry) -> list[tuple[str, str]]:
 
 @models_app.command("info")
 def info_cmd(
-    name: Annotated[str, typer.Argument(help="Model name, as in `srcli models list`.")],
-    scale: Annotated[int | None, typer.Option("--scale", "-s", help="Only this scale.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+    name: Annotated[str, typer.Argument(help="Model name, as in `srcli models list`.",
+                                        metavar="NAME", show_default=False)],
+    scale: Annotated[int | None, typer.Option("--scale", "-s", metavar="N",
+                                              help="Only this scale.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", show_default=False,
+                                          help="JSON on stdout.")] = False,
 ) -> None:
     """Everything the manifest knows about NAME, and where its files are (or would be) cached."""
     entries = _with_model(load_manifest(), name)
@@ -154,7 +158,8 @@ def info_cmd(
 
 def _bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                    TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True)
+                    TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True,
+                    disable=not err.is_terminal)
 
 
 def _download_one(entry: WeightsEntry, bar: Progress) -> Path:
@@ -171,9 +176,11 @@ def _download_one(entry: WeightsEntry, bar: Progress) -> Path:
 
 @models_app.command("download")
 def download_cmd(
-    names: Annotated[list[str], typer.Argument(help="Model names (see `srcli models list`).")],
-    scale: Annotated[int | None, typer.Option("--scale", "-s", help="Only this scale "
-                                              "(default: every scale listed).")] = None,
+    names: Annotated[list[str], typer.Argument(help="Model names (see `srcli models list`).",
+                                               metavar="NAME", show_default=False)],
+    scale: Annotated[int | None, typer.Option("--scale", "-s", metavar="N",
+                                              help="Only this scale (default: every scale "
+                                              "listed).")] = None,
 ) -> None:
     """Fetch weights into the Hugging Face cache (HF_HOME), verified, for offline use later."""
     manifest = load_manifest()
@@ -197,7 +204,9 @@ def download_cmd(
 
 @models_app.command("verify")
 def verify_cmd(
-    names: Annotated[list[str] | None, typer.Argument(help="Only these models.")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="Only these models.",
+                                                      metavar="NAME",
+                                                      show_default=False)] = None,
 ) -> None:
     """Re-hash every bundled and cached weights file; a cached file that fails is deleted."""
     manifest = load_manifest()
