@@ -175,3 +175,11 @@ def test_name_plus_means_ensemble(images: Path) -> None:
     code, stdout, _ = run(str(images / "img_006.png"), "--model", "bicubic+", "--json", "-q")
     summary = json.loads(stdout)
     assert code == 0 and summary["ensemble"] is True and summary["ok"] == 1
+
+
+def test_names_with_markup_characters_are_printed_verbatim(images: Path) -> None:
+    odd = images / "shot [1].png"
+    shutil.copy(images / "img_006.png", odd)
+    code, _, stderr = run(str(odd), "--model", "bicubic")
+    assert code == 0 and (images / "shot [1]_x4.png").is_file()
+    assert "shot [1].png" in stderr
