@@ -50,9 +50,8 @@ def test_hub_entries_agree_with_the_compat_schema(compat_dir: Path) -> None:
         assert e.config == repo["hub_config_json"]
         assert e.hub.filename == repo["hub_weight_files"][str(e.scale)]
         assert hub_config_to_srcli(e.config)[0] == e.architecture
+        # (test_models_bam checks that the srcli model has exactly these tensors)
         assert e.params == scale["total_parameters"]
-        with torch.device("meta"):
-            assert count_parameters(create_model(e.architecture, e.scale)) == e.params
         recorded = repo["hub_config_source"].split("/")[-2]
         expected = recorded if len(recorded) == 40 else "main"
         if e.hub.revision != expected:  # only where a stored hub page showed a later commit
