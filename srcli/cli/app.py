@@ -13,10 +13,8 @@ import typer
 from typer.core import TyperGroup
 
 from srcli import __version__
-from srcli.cli.console import err
+from srcli.cli.console import err, state
 from srcli.errors import SrcliError
-
-_state = {"debug": False}
 
 
 class GuardedGroup(TyperGroup):
@@ -28,22 +26,22 @@ class GuardedGroup(TyperGroup):
         except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors keep exit 2
             raise
         except KeyboardInterrupt:
-            if _state["debug"]:
+            if state["debug"]:
                 raise
             err.print("[red]interrupted[/red]")
             raise typer.Exit(130) from None
         except SrcliError as exc:
-            if _state["debug"]:
+            if state["debug"]:
                 raise
             err.print(f"[bold red]error:[/bold red] {exc}", markup=True, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:  # disk full, permission denied, ... are the user's to fix
-            if _state["debug"]:
+            if state["debug"]:
                 raise
             err.print(f"[bold red]error:[/bold red] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
         except Exception as exc:
-            if _state["debug"]:
+            if state["debug"]:
                 raise
             err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} "
                       "(rerun with --debug for the traceback and please report it)",
@@ -75,7 +73,7 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
     ] = False,
 ) -> None:
-    _state["debug"] = debug
+    state["debug"] = debug
 
 
 def _register_commands() -> None:
@@ -92,5 +90,5 @@ _register_commands()
 def main() -> None:
     """Console-script entry point."""
     if "--debug" in sys.argv[1:]:
-        _state["debug"] = True
+        state["debug"] = True
     app(prog_name="srcli")

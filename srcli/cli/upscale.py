@@ -15,7 +15,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import torch
 import typer
 from rich.markup import escape
@@ -29,7 +28,7 @@ from rich.progress import (
 )
 from torch import nn
 
-from srcli.cli.console import err, out
+from srcli.cli.console import err, out, state
 from srcli.errors import SrcliError, WeightsError
 from srcli.imaging.io import DEFAULT_MAX_PIXELS, format_for_path, read_image, write_image
 from srcli.inference.batch import Job, expand_inputs, is_folder_target, plan_outputs
@@ -133,8 +132,7 @@ def load_model(name: str, scale: int, weights: str | None) -> tuple[nn.Module, b
 
 
 def _debug() -> bool:
-    ctx = click.get_current_context(silent=True)
-    return bool(ctx and ctx.find_root().params.get("debug"))
+    return state["debug"]
 
 
 def _run_job(job: Job, upscaler: Upscaler, *, overwrite: bool | None, single: bool,
