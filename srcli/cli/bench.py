@@ -11,24 +11,19 @@ import math
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
-from srcli.bench import BASELINE, BenchOptions, BenchRow, evaluate, load_models
 from srcli.cli.console import err
-from srcli.data.benchmark import KNOWN
+from srcli.data.names import KNOWN
 from srcli.errors import WeightsError
-from srcli.inference.engine import DEVICE_PATTERN
+from srcli.inference.defaults import DEVICE_PATTERN
+
+if TYPE_CHECKING:  # torch, OpenCV and the models load only when the command runs
+    from rich.table import Table
+
+    from srcli.bench import BenchRow
 
 DEFAULT_MODEL = "dan"
 DEFAULT_DATASETS = ("set5", "set14")
@@ -71,6 +66,8 @@ def _params(n: int) -> str:
 
 
 def _table(rows: list[BenchRow], metric: str) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{metric}-channel PSNR/SSIM, border crop = scale", title_justify="left")
     for name, justify in (("dataset", "left"), ("scale", "right"), ("deg", "left"),
                           ("model", "left"), ("params", "right"), ("PSNR", "right"),
@@ -96,6 +93,8 @@ def _write_csv(path: Path, rows: list[BenchRow]) -> None:
 def _models(requested: list[str] | None, scales: list[int],
             weights: str | None) -> dict[str, Any]:
     """Load the models; with no --model, bicubic plus the default model when it has weights."""
+    from srcli.bench import BASELINE, load_models
+
     if requested:
         names = list(dict.fromkeys(requested))
         if weights is None:
@@ -172,6 +171,17 @@ def bench(
         "--seed", help="Seed of the dn noise (fixed, so every run sees the same inputs).")] = 0,
 ) -> None:
     """Benchmark models on standard test sets (PSNR/SSIM as published in SR papers)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from srcli.bench import BenchOptions, evaluate
+
     scales = list(dict.fromkeys(scale or ([4] if degradation is Degradation.bi else [3])))
     opts = BenchOptions(degradation=degradation.value, y_channel=not rgb, limit=limit,
                         seed=seed, device=device, ensemble=ensemble, threads=threads,

@@ -9,25 +9,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
 from srcli.cli.console import err, out
 from srcli.errors import WeightsError
-from srcli.weights import hub
-from srcli.weights.manifest import Manifest, WeightsEntry, load_manifest
-from srcli.weights.resolve import entry_files, entry_status, resolve_weights, verify_entry
+
+if TYPE_CHECKING:  # srcli.weights loads torch (checkpoint reading): only when a command runs
+    from rich.progress import Progress
+
+    from srcli.weights.manifest import Manifest, WeightsEntry
 
 models_app = typer.Typer(help="List, inspect, download and verify pretrained weights.",
                          no_args_is_help=True)
@@ -57,6 +49,9 @@ def _millions(n: int | None) -> str:
 
 
 def _entry_json(entry: WeightsEntry) -> dict[str, Any]:
+    from srcli.weights import hub
+    from srcli.weights.resolve import entry_status
+
     data = entry.to_json()
     where = entry_status(entry)
     data["available"] = where is not None
@@ -80,6 +75,12 @@ def list_cmd(
                        ] = False,
 ) -> None:
     """Every model with pretrained weights: family, scales, size, source, whether it is here."""
+    from rich import box
+    from rich.table import Table
+
+    from srcli.weights.manifest import load_manifest
+    from srcli.weights.resolve import entry_status
+
     manifest = load_manifest()
     if as_json:
         out.print_json(json.dumps([_entry_json(e) for e in manifest.entries]))
@@ -102,6 +103,9 @@ def list_cmd(
 
 
 def _info_lines(entry: WeightsEntry) -> list[tuple[str, str]]:
+    from srcli.weights import hub
+    from srcli.weights.resolve import entry_files, entry_status
+
     rows = [("architecture", entry.architecture), ("format", entry.format),
             ("degradation", entry.degradation.upper()), ("params", f"{entry.params:,}"
                                                          if entry.params else "?"),
@@ -139,6 +143,10 @@ def info_cmd(
                                           help="JSON on stdout.")] = False,
 ) -> None:
     """Everything the manifest knows about NAME, and where its files are (or would be) cached."""
+    from rich.table import Table
+
+    from srcli.weights.manifest import load_manifest
+
     entries = _with_model(load_manifest(), name)
     if scale is not None:
         entries = [e for e in entries if e.scale == scale]
@@ -157,12 +165,23 @@ def info_cmd(
 
 
 def _bar() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                     TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True,
                     disable=not err.is_terminal)
 
 
 def _download_one(entry: WeightsEntry, bar: Progress) -> Path:
+    from srcli.weights.resolve import resolve_weights
+
     task = bar.add_task(f"{entry.model} x{entry.scale}", total=None)
 
     def progress(done: int, total: int | None) -> None:
@@ -183,6 +202,8 @@ def download_cmd(
                                               "listed).")] = None,
 ) -> None:
     """Fetch weights into the Hugging Face cache (HF_HOME), verified, for offline use later."""
+    from srcli.weights.manifest import load_manifest
+
     manifest = load_manifest()
     todo: list[WeightsEntry] = []
     for name in names:
@@ -209,6 +230,11 @@ def verify_cmd(
                                                       show_default=False)] = None,
 ) -> None:
     """Re-hash every bundled and cached weights file; a cached file that fails is deleted."""
+    from rich.table import Table
+
+    from srcli.weights.manifest import load_manifest
+    from srcli.weights.resolve import verify_entry
+
     manifest = load_manifest()
     entries = [e for n in names for e in _with_model(manifest, n)] if names else list(
         manifest.entries)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from srcli.cli.console import err, out
 from srcli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 train_app = typer.Typer(help="Train a model (see `srcli train --help`) or export a checkpoint.",
                         invoke_without_command=True, no_args_is_help=False)
@@ -40,6 +42,8 @@ class RichReporter:
                       f"({rec['skipped_small']} smaller than a patch skipped), "
                       f"iterations {rec['start']} -> {rec['iters']}")
             if err.is_terminal:
+                from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
                 self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                          TextColumn("{task.completed}/{task.total}"),
                                          TimeRemainingColumn(), console=err, transient=False)

@@ -13,31 +13,25 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from torch import nn
 
 from srcli.cli.console import err, out, state
 from srcli.errors import SrcliError, WeightsError
-from srcli.imaging.io import DEFAULT_MAX_PIXELS, format_for_path, read_image, write_image
-from srcli.inference.batch import Job, expand_inputs, is_folder_target, plan_outputs
-from srcli.inference.engine import DEFAULT_OVERLAP, DEVICE_PATTERN, EngineOptions, Upscaler
-from srcli.inference.pipeline import upscale_image
-from srcli.models import count_parameters, create_model, get_spec, list_models
+from srcli.imaging.limits import DEFAULT_MAX_PIXELS
+from srcli.inference.defaults import DEFAULT_OVERLAP, DEVICE_PATTERN
+
+if TYPE_CHECKING:  # the heavy modules (torch, OpenCV) load only when a command runs
+    import torch
+    from rich.progress import Progress
+    from torch import nn
+
+    from srcli.inference.batch import Job
+    from srcli.inference.engine import Upscaler
 
 DEFAULT_MODEL = "dan"
-_PRECISION_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
 class OutputFormat(str, Enum):
@@ -71,6 +65,9 @@ class FileResult:
 
 
 def _complete_model(incomplete: str) -> list[str]:
+    # The registry is the set of architecture modules, so this one completion imports torch.
+    from srcli.models import list_models
+
     names = list_models()
     names += [f"{n}+" for n in names if n.startswith("dan")]
     return [n for n in names if n.startswith(incomplete)]
@@ -92,6 +89,9 @@ def _check_device(value: str) -> str:
 
 def _resolve_format(fmt: str, output: Path | None, single_file: bool) -> str:
     """The output format name, checking it against an explicit output file name."""
+    from srcli.imaging.io import format_for_path
+    from srcli.inference.batch import is_folder_target
+
     if output is None or not single_file or is_folder_target(output):
         return fmt
     implied = format_for_path(output)
@@ -111,6 +111,10 @@ def _resolve_format(fmt: str, output: Path | None, single_file: bool) -> str:
 
 def load_model(name: str, scale: int, weights: str | None) -> tuple[nn.Module, bool]:
     """(model, ensemble) for a model name; `NAME+` is NAME with x8 self-ensemble."""
+    import torch
+
+    from srcli.models import count_parameters, create_model, get_spec
+
     ensemble = name.endswith("+")
     base = get_spec(name[:-1] if ensemble else name).name
     with torch.device("meta"):  # shape-only build: is there anything to load?
@@ -128,6 +132,12 @@ def load_model(name: str, scale: int, weights: str | None) -> tuple[nn.Module, b
     return load_pretrained(base, scale, weights=weights), ensemble
 
 
+def _precision_name(dtype: torch.dtype) -> str:
+    import torch
+
+    return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
+
+
 # ------------------------------------------------------------------------ one file
 
 
@@ -138,6 +148,9 @@ def _debug() -> bool:
 def _run_job(job: Job, upscaler: Upscaler, *, overwrite: bool | None, single: bool,
              quality: int, max_pixels: int, outscale: float | None,
              on_pass: Callable[[int, int], None]) -> FileResult:
+    from srcli.imaging.io import read_image, write_image
+    from srcli.inference.pipeline import upscale_image
+
     res = FileResult(str(job.input), str(job.output) if job.output else None)
     if job.error or job.output is None:
         res.error = job.error
@@ -183,6 +196,15 @@ def _describe(res: FileResult) -> str:
 def _progress(quiet: bool) -> Progress | None:
     if quiet or not err.is_terminal:  # a bar in a log file is noise; per-file lines remain
         return None
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
 
@@ -282,6 +304,9 @@ def upscale(
     ] = False,
 ) -> None:
     """Upscale images with a super-resolution model (tiled, on any device)."""
+    from srcli.inference.batch import expand_inputs, plan_outputs
+    from srcli.inference.engine import EngineOptions, Upscaler
+
     if outscale is not None and not 0 < outscale <= 64:
         raise typer.BadParameter("must be in (0, 64]", param_hint="'--outscale'")
     sources, missing = expand_inputs(inputs, recursive=recursive)
@@ -300,7 +325,7 @@ def upscale(
         ensemble=ensemble or ens_from_name, threads=threads))
     settings = {
         "model": model, "scale": scale, "ensemble": upscaler.ensemble,
-        "device": str(upscaler.device), "precision": _PRECISION_NAMES[upscaler.dtype],
+        "device": str(upscaler.device), "precision": _precision_name(upscaler.dtype),
         "tile": upscaler.tile, "tile_overlap": upscaler.overlap, "threads": upscaler.threads,
     }
     if not quiet:

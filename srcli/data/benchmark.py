@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from srcli.data.names import KNOWN
 from srcli.errors import DataError, SrcliError
 from srcli.imaging.io import read_image
 
-KNOWN = {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100", "urban100": "Urban100",
-         "manga109": "Manga109"}
 IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm")
 HUB_REPO = "eugenesiow/{name}"  # hub dataset repo of each named set (for the error message)
 

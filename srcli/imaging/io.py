@@ -30,9 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from srcli.errors import ImageError
-
-#: Pillow's own decompression-bomb threshold (about 89.5 Mpx), our default as well.
-DEFAULT_MAX_PIXELS: int = Image.MAX_IMAGE_PIXELS or 89_478_485
+from srcli.imaging.limits import DEFAULT_MAX_PIXELS
 
 #: Output format name -> (Pillow format, file suffix).
 FORMATS: dict[str, tuple[str, str]] = {

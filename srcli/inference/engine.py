@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,19 +32,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from srcli.errors import ConfigError, SrcliError
+from srcli.inference.defaults import DEFAULT_OVERLAP, DEVICE_PATTERN
 from srcli.inference.memory import SAFETY, available_ram, bytes_per_pixel
 from srcli.inference.tiling import Blender, plan_tiles
 from srcli.models.descriptor import ModelDescriptor
 
-#: Default overlap between tiles, in LR pixels (measured: see tests/test_tiling.py and README).
-DEFAULT_OVERLAP = 16
 #: Largest activation working set `tile="auto"` plans for on CPU (keeps 1000² -> x4 < 2 GB RSS).
 CPU_TILE_BUDGET = 1 << 30
 MIN_TILE = 32
 MAX_AUTO_TILE = 4096
 
 Progress = Callable[[int, int], None]
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
