@@ -42,10 +42,13 @@ def test_list_table_and_json(offline_home: Path) -> None:
     assert rows["rcan-bam"][2] == "x4" and "15.59M" in rows["rcan-bam"]
     code, out, _ = _run("models", "list", "--json")
     entries = json.loads(out)
-    assert code == 0 and len(entries) == 40
-    assert {e["model"] for e in entries} >= {"msrn-bam", "pan", "a2n", "edsr-base"}
+    hub = [e for e in entries if e["hub"] is not None]
+    bundled = [e for e in entries if e["hub"] is None]
+    assert code == 0 and len(hub) == 40
+    assert {e["model"] for e in hub} >= {"msrn-bam", "pan", "a2n", "edsr-base"}
     assert all(e["available"] is False and e["hub"]["repo_id"].startswith("eugenesiow/")
-               for e in entries)
+               for e in hub)
+    assert bundled and all(e["model"] == "dan" and e["available"] for e in bundled)
 
 
 def test_info_shows_revision_and_cache_location(offline_home: Path) -> None:

@@ -122,7 +122,8 @@ def test_tampered_or_missing_bundled_file_is_caught(tmp_path: Path) -> None:
 
 
 def test_schema_problems_are_reported(tmp_path: Path) -> None:
-    base = json.loads(PACKAGE_MANIFEST.read_text())["weights"][0]
+    base = next(e for e in json.loads(PACKAGE_MANIFEST.read_text())["weights"]
+                if e["model"] == "msrn-bam" and e["scale"] == 2)
     twice = parse_manifest({"schema": 1, "weights": [base, base]})
     assert check_manifest(twice) == ["msrn-bam x2: listed twice"]
     odd = dict(base, architecture="no-such-net", format="onnx", sha256="abc", hub=None)
