@@ -14,6 +14,9 @@ BENCHMARK = SHARED / "datasets" / "benchmark"
 TRAIN_DATA = SHARED / "datasets" / "train"
 COMPAT = SHARED / "compat"
 
+# The fake Hugging Face hub on 127.0.0.1 (fixtures fake_hub, offline_home, loopback_only).
+pytest_plugins = ("hub_server",)
+
 # Deterministic, and polite to a background training job on a 2-core machine.
 torch.set_num_threads(int(os.environ.get("SRCLI_TEST_THREADS", "1")))
 

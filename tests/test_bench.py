@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hub_server import FakeHub, fake_hub, loopback_only  # noqa: F401 (pytest fixtures)
+from hub_server import FakeHub
 from PIL import Image
 from typer.testing import CliRunner
 

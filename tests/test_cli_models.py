@@ -23,7 +23,6 @@ from srcli.cli.app import app
 if TYPE_CHECKING:
     from hub_server import FakeHub
 
-pytest_plugins = ("hub_server",)  # fixtures: fake_hub, offline_home, loopback_only
 
 COMMIT = "3" * 40
 

@@ -30,7 +30,6 @@ from srcli.weights.resolve import parse_hf_uri, resolve_weights
 if TYPE_CHECKING:
     from hub_server import FakeHub
 
-pytest_plugins = ("hub_server",)  # fixtures: fake_hub, offline_home, loopback_only
 
 COMMIT_OLD = "1" * 40
 COMMIT_NEW = "2" * 40
