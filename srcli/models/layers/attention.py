@@ -107,25 +107,20 @@ class ChannelAttention(nn.Module):
             nn.Conv2d(hidden, channels, 1), nn.Sigmoid(),
         )
 
+    def statistic(self, x: Tensor) -> Tensor:
+        return x.mean(dim=(2, 3), keepdim=True)
+
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.conv_du(x.mean(dim=(2, 3), keepdim=True))
+        return x * self.conv_du(self.statistic(x))
 
 
-class ContrastChannelAttention(nn.Module):
+class ContrastChannelAttention(ChannelAttention):
     """IMDN's CCA: channel statistic = per-channel std + mean instead of the mean alone."""
 
-    def __init__(self, channels: int, reduction: int = 16) -> None:
-        super().__init__()
-        hidden = max(channels // reduction, 1)
-        self.conv_du = nn.Sequential(
-            nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, channels, 1), nn.Sigmoid(),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
+    def statistic(self, x: Tensor) -> Tensor:
         mean = x.mean(dim=(2, 3), keepdim=True)
         std = (x - mean).pow(2).mean(dim=(2, 3), keepdim=True).sqrt()
-        return x * self.conv_du(mean + std)
+        return mean + std
 
 
 class PixelAttention(nn.Module):
