@@ -38,7 +38,8 @@ def _scales(entries: list[WeightsEntry]) -> str:
 
 
 def _best_set5(entries: list[WeightsEntry]) -> str:
-    figures = [(q.scale, q.psnr) for e in entries for q in e.quality if q.dataset.lower() == "set5"]
+    figures = [(q.scale, q.psnr) for e in entries for q in e.quality
+               if q.dataset.lower() == "set5" and "ensemble" not in q.source]
     if not figures:
         return "—"
     return "  ".join(f"x{s} {p:.2f}" for s, p in sorted(figures))
@@ -97,7 +98,7 @@ def list_cmd(
                       ",".join(sorted({e.degradation.upper() for e in entries})),
                       _source(entries[0]), _scales(here) or "—", _best_set5(entries))
     out.print(table)
-    if manifest.find(manifest.default_model, 4) is None:
+    if not any(e.bundled for e in manifest.for_model(manifest.default_model)):
         err.print(f"The default model ({manifest.default_model}) has no bundled weights yet; "
                   "`--model bicubic` needs none.")
 
