@@ -42,7 +42,7 @@ def _best_set5(entries: list[WeightsEntry]) -> str:
                if q.dataset.lower() == "set5" and "ensemble" not in q.source]
     if not figures:
         return "—"
-    return "  ".join(f"x{s} {p:.2f}" for s, p in sorted(figures))
+    return "\n".join(f"x{s} {p:.2f}" for s, p in sorted(figures))
 
 
 def _millions(n: int | None) -> str:
@@ -90,7 +90,9 @@ def list_cmd(
                   box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("model", "family", "scales", "params", "deg.", "source", "cached",
                 "Set5 PSNR"):
-        table.add_column(col, justify="right" if col == "params" else "left", no_wrap=True)
+        # The Set5 column may wrap (one line per scale) so the others never get truncated.
+        table.add_column(col, justify="right" if col == "params" else "left",
+                         no_wrap=col != "Set5 PSNR")
     for name in manifest.models():
         entries = manifest.for_model(name)
         here = [e for e in entries if entry_status(e) is not None]
