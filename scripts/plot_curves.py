@@ -36,9 +36,10 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     for run in args.runs:
         its, live, ema = read_curve(run)
-        ax.plot(its, live, marker=".", label=f"{run.name}")
+        (line,) = ax.plot(its, live, marker=".", label=f"{run.name}")
         if any(v == v for v in ema):  # not all NaN
-            ax.plot(its, ema, linestyle="--", label=f"{run.name} (EMA)")
+            ax.plot(its, ema, linestyle="--", color=line.get_color(), alpha=0.6,
+                    label=f"{run.name} (EMA 0.999)")
     ax.set_xlabel("iteration")
     ax.set_ylabel("validation Y-PSNR (dB)")
     ax.set_title("srcli DAN training on 2-core CPU (validation: Set5, BI)")
