@@ -137,3 +137,20 @@ def test_torchrun_two_cpu_processes_keep_identical_replicas(small_data: Path,
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert records[-1] == {"iter": 5, "world": 2, "replicas_in_sync": True}
     assert (run / "ckpt_00000005.pt").is_file()
+
+
+def test_init_from_copies_matching_tensors_and_reports_the_rest(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from srcli.train.loop import init_from
+
+    cfg = {"n_feats": 8, "n_blocks": 2, "distance": 1, "reduction": 4}
+    src = create_model("dan", 2, **cfg)
+    path = tmp_path / "x2.safetensors"
+    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, str(path))
+    dst = create_model("dan", 4, **cfg)
+    report = init_from(dst, str(path))
+    # x4 = two x2 stages: the first stage's shapes match, the second stage is new.
+    assert report["skipped"] == ["upsample.2.bias", "upsample.2.weight"]
+    assert report["unused"] == []
+    assert torch.equal(dst.state_dict()["head.weight"], src.state_dict()["head.weight"])

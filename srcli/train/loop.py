@@ -130,11 +130,9 @@ class TrainState:
 
 def init_from(model: nn.Module, path: str) -> dict[str, list[str]]:
     """Copy every tensor of `path` whose name and shape match; report the rest."""
-    from srcli.weights.checkpoint import read_state_dict  # safetensors or tensors-only pickle
+    from srcli.weights.checkpoint import read_state_dict  # safetensors or tensor-only pickle
 
-    p = Path(path)
-    src = load_checkpoint(p)["model"] if p.suffix == ".pt" and "ckpt_" in p.name \
-        else read_state_dict(p)
+    src = read_state_dict(path)  # also unwraps a training checkpoint's {"model": ...}
     own = model.state_dict()
     loaded = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(loaded, strict=False)
