@@ -25,13 +25,11 @@ import torch
 from torch import Tensor, nn
 
 from srcli.errors import ConfigError, WeightsError
+from srcli.models.layers.blocks import DIV2K_MEAN
 from srcli.models.registry import build_from_config, make_config
 
 __all__ = ["hub_config_to_srcli", "image_to_tensor", "load_super_image", "load_weights_strict",
            "strip_module_prefix", "tensor_to_uint8"]
-
-DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
-
 
 def _bam(cfg: Mapping[str, Any]) -> bool:
     return bool(cfg.get("bam", False))

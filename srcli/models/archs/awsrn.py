@@ -19,10 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from srcli.models.layers.attention import GLOBAL_POOLING, SPATIAL_7X7, make_attention
-from srcli.models.layers.blocks import Scale, WNConv2d
+from srcli.models.layers.blocks import DIV2K_MEAN, Scale, WNConv2d
 from srcli.models.registry import register_model
-
-DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
 
 
 @dataclass(frozen=True)

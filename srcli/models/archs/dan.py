@@ -31,10 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from srcli.models.layers.attention import GCA, LEA, LEAChannel
-from srcli.models.layers.blocks import Upsampler, conv3x3
+from srcli.models.layers.blocks import DIV2K_MEAN, Upsampler, conv3x3
 from srcli.models.registry import register_model
-
-DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
 
 
 @dataclass(frozen=True)

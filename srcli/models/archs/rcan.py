@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from srcli.models.layers.attention import GLOBAL_POOLING, SPATIAL_7X7, make_attention
-from srcli.models.layers.blocks import MeanShift, Upsampler, conv3x3
+from srcli.models.layers.blocks import DIV2K_MEAN, MeanShift, Upsampler, conv3x3
 from srcli.models.registry import register_model
-
-DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
 
 
 @dataclass(frozen=True)

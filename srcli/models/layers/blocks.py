@@ -7,6 +7,9 @@ import math
 import torch
 from torch import Tensor, nn
 
+#: Mean RGB of DIV2K in [0, 1], the mean shift of the EDSR/RCAN family of models.
+DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
+
 
 def conv3x3(in_ch: int, out_ch: int, bias: bool = True) -> nn.Conv2d:
     return nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=bias)
@@ -41,8 +44,8 @@ class MeanShift(nn.Conv2d):
     """x -> x + sign·range·mean/std as a frozen 1x1 conv (a general 3x3 matrix plus bias, so
     checkpoints whose shift drifted during training still load exactly)."""
 
-    def __init__(self, rgb_range: float = 1.0, rgb_mean: tuple[float, ...] = (0.4488, 0.4371,
-                 0.4040), rgb_std: tuple[float, ...] = (1.0, 1.0, 1.0), sign: int = -1) -> None:
+    def __init__(self, rgb_range: float = 1.0, rgb_mean: tuple[float, ...] = DIV2K_MEAN,
+                 rgb_std: tuple[float, ...] = (1.0, 1.0, 1.0), sign: int = -1) -> None:
         super().__init__(3, 3, 1)
         std = torch.tensor(rgb_std)
         self.weight.data = torch.eye(3).view(3, 3, 1, 1) / std.view(3, 1, 1, 1)
