@@ -18,10 +18,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from srcli.data.benchmark import IMAGE_SUFFIXES
 from srcli.errors import DataError
 from srcli.imaging.degrade import add_noise, degrade
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def find_images(folders: Sequence[str | Path]) -> list[Path]:

@@ -70,15 +70,11 @@ def setup_distributed(device_kind: str) -> Dist:
 
 
 def pick_device(spec: str, local_rank: int) -> torch.device:
-    if spec == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank)
-        mps = getattr(torch.backends, "mps", None)
-        return torch.device("mps" if mps and mps.is_available() else "cpu")
-    dev = torch.device(spec)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {spec}: CUDA is not available on this machine")
-    if dev.type == "cuda" and dev.index is None:
+    """`--device` as upscale reads it; under torchrun a bare CUDA choice means this rank's GPU."""
+    from srcli.inference.engine import resolve_device
+
+    dev = resolve_device(spec)
+    if dev.type == "cuda" and ":" not in spec:
         dev = torch.device("cuda", local_rank)
     return dev
 
