@@ -4,11 +4,13 @@
         [--model dan] [--license MIT] [--paper "..."] [--notes "..."] [--quality BENCH.json]
 
 Each FILE is a `srcli train export` output with its JSON sidecar (FILE with .json). The pair
-is copied to `srcli/weights/bundled/<model>_x<scale>.safetensors` (+ .json), then an entry
-with the file's sha256 and size is written (replacing any entry for the same model and scale)
+is copied to `srcli/weights/bundled/<model>_x<scale>[_bd|_dn].safetensors` (+ .json), then an
+entry with the file's sha256 and size is written (replacing any entry for the same model,
+scale and degradation)
 to `srcli/weights/manifest.json` and its byte-identical copy `weights_manifest.json`.
 `--quality` takes `srcli bench --json` output measured on the bundled files; its rows for the
-same model and scale become the entry's quality figures ("measured by srcli bench on DATE").
+same model, scale and degradation become the entry's quality figures ("measured by srcli
+bench on DATE").
 Run `pytest tests/test_weights_manifest.py` afterwards: it re-checks every bundled hash.
 """
 
@@ -44,7 +46,9 @@ def main() -> None:
         sidecar_src = src.with_suffix(".json")
         sidecar = json.loads(sidecar_src.read_text())
         model = (args.model or sidecar["architecture"]).lower()
-        dest = BUNDLED_DIR / f"{model}_x{int(sidecar['scale'])}.safetensors"
+        deg = str(sidecar.get("degradation", "bi")).lower()
+        suffix = "" if deg == "bi" else f"_{deg}"  # dan_x3.safetensors, dan_x3_bd.safetensors
+        dest = BUNDLED_DIR / f"{model}_x{int(sidecar['scale'])}{suffix}.safetensors"
         if src.resolve() != dest.resolve():
             shutil.copyfile(src, dest)
             shutil.copyfile(sidecar_src, dest.with_suffix(".json"))
@@ -55,13 +59,15 @@ def main() -> None:
                     "ssim": round(r["ssim"], 4), "degradation": r["degradation"],
                     "source": stamp + (" (x8 self-ensemble)" if r.get("ensemble") else "")}
                    for r in rows
-                   if r["model"].rstrip("+") == model and r["scale"] == scale]
+                   if r["model"].rstrip("+") == model and r["scale"] == scale
+                   and r["degradation"] == deg]
         entries.append(bundled_entry_from_sidecar(dest, sidecar, model=model,
                                                   license=args.license, paper=paper,
                                                   notes=args.notes, quality=quality))
     written = add_entries(entries)
     for e in entries:
-        print(f"{e['model']} x{e['scale']}: {e['bundled']} {e['size']} bytes sha256 {e['sha256']}")
+        print(f"{e['model']} x{e['scale']} {e['degradation']}: {e['bundled']} {e['size']} "
+              f"bytes sha256 {e['sha256']}")
     print("updated " + ", ".join(str(p) for p in written))
 
 

@@ -24,19 +24,18 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from srcli.data.benchmark import BenchImage, dataset_label, list_images, load_image, resolve_dataset
-from srcli.errors import ConfigError, WeightsError
+from srcli.errors import ConfigError
 from srcli.imaging.color import rgb_to_y, to_float255
 from srcli.imaging.degrade import DEGRADATIONS, degrade
 from srcli.imaging.io import ImageData, write_image
 from srcli.imaging.resize import imresize, modcrop
 from srcli.inference.engine import EngineOptions, Upscaler
 from srcli.metrics import psnr, ssim
-from srcli.models import count_parameters, create_model, get_spec
+from srcli.models import count_parameters
 
 #: Called after every model evaluation: (done, total, description).
 Progress = Callable[[int, int, str], None]
@@ -106,34 +105,19 @@ class BenchOptions:
 # --------------------------------------------------------------------------- models
 
 
-def load_model(name: str, scale: int, weights: str | Path | None = None) -> nn.Module:
-    """A ready model: parameter-free ones (bicubic) are built, others get pretrained weights
-    (or `weights`: a file, super-image folder or hf:// URI). `NAME+` (the papers'
-    self-ensemble notation, e.g. dan+) loads NAME."""
-    base = get_spec(name.removesuffix("+")).name
-    with torch.device("meta"):  # shape-only build: is there anything to load?
-        parameter_free = count_parameters(create_model(base, scale)) == 0
-    if parameter_free:
-        if weights is not None:
-            raise ConfigError(f"model {base!r} has no weights to load")
-        return create_model(base, scale)
-    try:
-        from srcli.models.pretrained import load_pretrained
-    except ImportError:
-        raise WeightsError(f"no pretrained weights for {base!r} in this version yet; "
-                           "use --model bicubic") from None
-    return load_pretrained(base, scale, weights=weights)
-
-
 ModelTable = Mapping[str, Mapping[int, nn.Module]]
 
 
 def load_models(names: Sequence[str], scales: Sequence[int],
-                weights: Mapping[str, str | Path] | None = None) -> dict[str, dict[int, nn.Module]]:
-    """{name: {scale: model}}, `weights` overriding some models' weights; raises the first
-    WeightsError/UnknownModelError."""
+                weights: Mapping[str, str | Path] | None = None, *,
+                degradation: str = "bi") -> dict[str, dict[int, nn.Module]]:
+    """{name: {scale: model}} with the pretrained weights for `degradation`, `weights`
+    overriding some models' weights; raises the first WeightsError/UnknownModelError."""
+    from srcli.models.pretrained import load_model
+
     weights = weights or {}
-    return {name: {s: load_model(name, s, weights.get(name)) for s in scales} for name in names}
+    return {name: {s: load_model(name, s, weights.get(name), degradation=degradation)
+                   for s in scales} for name in names}
 
 
 # --------------------------------------------------------------------------- running
@@ -188,7 +172,8 @@ def evaluate(datasets: Sequence[str | Path], models: Sequence[str] | ModelTable,
     opts = options or BenchOptions()
     _check(scales, opts)
     sets = _resolve(datasets, data_dir, opts.limit)
-    table = load_models(list(models), scales) if not isinstance(models, Mapping) else models
+    table = (models if isinstance(models, Mapping)
+             else load_models(list(models), scales, degradation=opts.degradation))
     engines = {(name, s): Upscaler(table[name][s], EngineOptions(
         device=opts.device, tile=opts.tile, ensemble=opts.ensemble or name.endswith("+"),
         threads=opts.threads)) for name in table for s in scales}

@@ -73,15 +73,18 @@ def _write(tmp: Path, weights: list[dict[str, Any]], default: str = "dan") -> Pa
     return path
 
 
-def _tiny_dan_export(folder: Path, scale: int = 2) -> tuple[Path, torch.nn.Module]:
+def _tiny_dan_export(folder: Path, scale: int = 2,
+                     degradation: str = "bi") -> tuple[Path, torch.nn.Module]:
     """What `srcli train export` leaves behind: safetensors + JSON sidecar."""
-    torch.manual_seed(1)
+    torch.manual_seed(1 if degradation == "bi" else 2)
     model = create_model("dan", scale, **TINY_DAN).eval()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"dan_x{scale}.safetensors"
+    suffix = "" if degradation == "bi" else f"_{degradation}"
+    path = folder / f"dan_x{scale}{suffix}.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path),
               metadata={"architecture": "dan", "scale": str(scale)})
-    sidecar = {"architecture": "dan", "config": TINY_DAN, "scale": scale, "degradation": "bi",
+    sidecar = {"architecture": "dan", "config": TINY_DAN, "scale": scale,
+               "degradation": degradation,
                "params": count_parameters(model), "dtype": "float32", "weights": "ema",
                "training": {"iterations": 100, "patch": 48},
                "validation": {"it": 100, "psnr": 30.5}}
@@ -103,6 +106,25 @@ def test_bundled_entry_from_sidecar_resolves_and_loads(tmp_path: Path) -> None:
     x = torch.rand(1, 3, 12, 10)
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
+
+
+def test_weights_are_chosen_by_degradation(tmp_path: Path) -> None:
+    bi, bi_model = _tiny_dan_export(tmp_path / "bundled", scale=3)
+    bd, bd_model = _tiny_dan_export(tmp_path / "bundled", scale=3, degradation="bd")
+    entries = [bundled_entry_from_sidecar(p, bundled_dir=tmp_path / "bundled") for p in (bi, bd)]
+    manifest = load_manifest(_write(tmp_path, entries))
+    assert check_manifest(manifest) == []  # same model and scale, different degradation
+    assert resolve_weights("dan", 3, manifest=manifest).path == bi
+    assert resolve_weights("dan", 3, degradation="bd", manifest=manifest).path == bd
+    assert manifest.find("dan", 3, "bd").tag == "dan x3 BD"
+    x = torch.rand(1, 3, 9, 8)
+    with torch.no_grad():
+        got = load_pretrained("dan", 3, degradation="bd", manifest=manifest)(x)
+        assert torch.equal(got, bd_model(x)) and not torch.equal(got, bi_model(x))
+    with pytest.raises(WeightsError, match=r"dan has no DN weights \(it has x3, x3-BD\)"):
+        resolve_weights("dan", 3, degradation="dn", manifest=manifest)
+    with pytest.raises(WeightsError, match="BD weights for x3 only, not x4"):
+        resolve_weights("dan", 4, degradation="bd", manifest=manifest)
 
 
 def test_tampered_or_missing_bundled_file_is_caught(tmp_path: Path) -> None:

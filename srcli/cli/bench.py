@@ -9,16 +9,15 @@ import csv
 import json
 import math
 import time
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from srcli.cli.console import err
+from srcli.cli.options import Degradation, check_device
 from srcli.data.names import KNOWN
 from srcli.errors import WeightsError
-from srcli.inference.defaults import DEVICE_PATTERN
 
 if TYPE_CHECKING:  # torch, OpenCV and the models load only when the command runs
     from rich.table import Table
@@ -31,17 +30,6 @@ CSV_FIELDS = ("dataset", "scale", "degradation", "model", "params", "psnr", "ssi
               "seconds", "ms_per_image", "mp_per_s", "metric", "crop", "ensemble", "device")
 
 
-class Degradation(str, Enum):
-    bi = "bi"
-    bd = "bd"
-    dn = "dn"
-
-
-def _check_device(value: str) -> str:
-    value = value.strip().lower()
-    if not DEVICE_PATTERN.match(value):
-        raise typer.BadParameter("use auto, cpu, cuda, cuda:N or mps")
-    return value
 
 
 def _complete_dataset(incomplete: str) -> list[str]:
@@ -90,25 +78,26 @@ def _write_csv(path: Path, rows: list[BenchRow]) -> None:
             writer.writerow(r.as_dict())
 
 
-def _models(requested: list[str] | None, scales: list[int],
-            weights: str | None) -> dict[str, Any]:
-    """Load the models; with no --model, bicubic plus the default model when it has weights."""
+def _models(requested: list[str] | None, scales: list[int], weights: str | None,
+            degradation: str) -> dict[str, Any]:
+    """Load the models (weights trained for `degradation`); with no --model, bicubic plus the
+    default model when it has such weights."""
     from srcli.bench import BASELINE, load_models
 
     if requested:
         names = list(dict.fromkeys(requested))
         if weights is None:
-            return load_models(names, scales)
+            return load_models(names, scales, degradation=degradation)
         trained = [n for n in names if n.lower() != BASELINE]
         if len(trained) != 1:
             raise typer.BadParameter("needs exactly one --model other than bicubic",
                                      param_hint="'--weights'")
-        return load_models(names, scales, {trained[0]: weights})
+        return load_models(names, scales, {trained[0]: weights}, degradation=degradation)
     if weights is not None:
         raise typer.BadParameter("needs a --model", param_hint="'--weights'")
     table = load_models([BASELINE], scales)
     try:
-        table.update(load_models([DEFAULT_MODEL], scales))
+        table.update(load_models([DEFAULT_MODEL], scales, degradation=degradation))
     except WeightsError as exc:
         err.print(f"note: default model {DEFAULT_MODEL} skipped, benchmarking bicubic only: {exc}",
                   highlight=False, soft_wrap=True, markup=False)
@@ -159,7 +148,7 @@ def bench(
         "--limit", min=1, show_default=False, help="Only the first N images of each set.")
     ] = None,
     device: Annotated[str, typer.Option(
-        "--device", callback=_check_device,
+        "--device", callback=check_device,
         help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")] = "auto",
     threads: Annotated[int | None, typer.Option(
         "--threads", min=1, show_default=False,
@@ -186,7 +175,7 @@ def bench(
     opts = BenchOptions(degradation=degradation.value, y_channel=not rgb, limit=limit,
                         seed=seed, device=device, ensemble=ensemble, threads=threads,
                         save_images=save_images, visuals=visuals)
-    table = _models(model, scales, weights)
+    table = _models(model, scales, weights, degradation.value)
     start = time.perf_counter()
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)

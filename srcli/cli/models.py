@@ -33,16 +33,21 @@ def _source(entry: WeightsEntry) -> str:
     return "+".join(n for n, v in (("bundled", entry.bundled), ("hub", entry.hub)) if v)
 
 
+def _label(scale: int, degradation: str) -> str:
+    """x3 for BI weights, x3-BD / x3-DN for the others."""
+    return f"x{scale}" + ("" if degradation == "bi" else f"-{degradation.upper()}")
+
+
 def _scales(entries: list[WeightsEntry]) -> str:
-    return " ".join(f"x{e.scale}" for e in entries)
+    return " ".join(_label(e.scale, e.degradation) for e in entries)
 
 
 def _best_set5(entries: list[WeightsEntry]) -> str:
-    figures = [(q.scale, q.psnr) for e in entries for q in e.quality
-               if q.dataset.lower() == "set5" and "ensemble" not in q.source]
+    figures = [(q.degradation != "bi", q.scale, q.degradation, q.psnr) for e in entries
+               for q in e.quality if q.dataset.lower() == "set5" and "ensemble" not in q.source]
     if not figures:
         return "—"
-    return "\n".join(f"x{s} {p:.2f}" for s, p in sorted(figures))
+    return "\n".join(f"{_label(s, d)} {p:.2f}" for _, s, d, p in sorted(figures))
 
 
 def _millions(n: int | None) -> str:
@@ -123,7 +128,9 @@ def _info_lines(entry: WeightsEntry) -> list[tuple[str, str]]:
         rows.append(("cached under", str(hub.repo_cache_dir(entry.hub.repo_id))))
     where = entry_status(entry)
     rows += [("available", str(where) if where else "no (srcli models download "
-              f"{entry.model} --scale {entry.scale})"),
+              f"{entry.model} --scale {entry.scale}"
+              + ("" if entry.degradation == "bi" else f" --degradation {entry.degradation}")
+              + ")"),
              ("sha256", entry.sha256 or "not recorded (checked against the hub's LFS sha256)"),
              ("size", f"{entry.size:,} bytes" if entry.size else "not recorded")]
     rows += [(f"quality {q.dataset} x{q.scale}", f"{q.psnr:.2f} dB"
@@ -159,7 +166,7 @@ def info_cmd(
         out.print_json(json.dumps([_entry_json(e) for e in entries]))
         return
     for entry in entries:
-        table = Table(title=f"{entry.model} x{entry.scale}", show_header=False, box=None)
+        table = Table(title=entry.tag, show_header=False, box=None)
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         for key, value in _info_lines(entry):
@@ -185,13 +192,14 @@ def _bar() -> Progress:
 def _download_one(entry: WeightsEntry, bar: Progress) -> Path:
     from srcli.weights.resolve import resolve_weights
 
-    task = bar.add_task(f"{entry.model} x{entry.scale}", total=None)
+    task = bar.add_task(entry.tag, total=None)
 
     def progress(done: int, total: int | None) -> None:
         bar.update(task, completed=done, total=total)
 
     try:
-        return resolve_weights(entry.model, entry.scale, progress=progress).path
+        return resolve_weights(entry.model, entry.scale, degradation=entry.degradation,
+                               progress=progress).path
     finally:
         bar.remove_task(task)
 
@@ -222,7 +230,7 @@ def download_cmd(
             path = _download_one(entry, bar)
             size = path.stat().st_size
             where = "bundled" if entry.bundled_path == path else str(path)
-            err.print(f"[green]ok[/green] {entry.model} x{entry.scale}: {size / 1e6:.1f} MB "
+            err.print(f"[green]ok[/green] {entry.tag}: {size / 1e6:.1f} MB "
                       f"-> {where}", soft_wrap=True)
 
 
@@ -251,7 +259,8 @@ def verify_cmd(
             continue  # the full listing shows what is here; `models list` shows the rest
         failed += result.status in ("mismatch", "deleted", "missing")
         style = {"ok": "green", "unverified": "yellow"}.get(result.status, "red")
-        table.add_row(entry.model, f"x{entry.scale}", f"[{style}]{result.status}[/{style}]",
+        table.add_row(entry.model, _label(entry.scale, entry.degradation),
+                      f"[{style}]{result.status}[/{style}]",
                       (result.sha256 or "")[:16], str(result.path or "—"))
     if table.row_count:
         out.print(table)

@@ -19,14 +19,14 @@ import typer
 from rich.markup import escape
 
 from srcli.cli.console import err, out, state
-from srcli.errors import SrcliError, WeightsError
+from srcli.cli.options import Degradation, check_device
+from srcli.errors import ConfigError, SrcliError
 from srcli.imaging.limits import DEFAULT_MAX_PIXELS
-from srcli.inference.defaults import DEFAULT_OVERLAP, DEVICE_PATTERN
+from srcli.inference.defaults import DEFAULT_OVERLAP
 
 if TYPE_CHECKING:  # the heavy modules (torch, OpenCV) load only when a command runs
     import torch
     from rich.progress import Progress
-    from torch import nn
 
     from srcli.inference.batch import Job
     from srcli.inference.engine import Upscaler
@@ -80,12 +80,6 @@ def _check_tile(value: str) -> str:
     return value
 
 
-def _check_device(value: str) -> str:
-    value = value.strip().lower()
-    if not DEVICE_PATTERN.match(value):
-        raise typer.BadParameter("expected auto, cpu, cuda, cuda:N or mps")
-    return value
-
 
 def _resolve_format(fmt: str, output: Path | None, single_file: bool) -> str:
     """The output format name, checking it against an explicit output file name."""
@@ -107,29 +101,6 @@ def _resolve_format(fmt: str, output: Path | None, single_file: bool) -> str:
 
 
 # ------------------------------------------------------------------------ model
-
-
-def load_model(name: str, scale: int, weights: str | None) -> tuple[nn.Module, bool]:
-    """(model, ensemble) for a model name; `NAME+` is NAME with x8 self-ensemble."""
-    import torch
-
-    from srcli.models import count_parameters, create_model, get_spec
-
-    ensemble = name.endswith("+")
-    base = get_spec(name[:-1] if ensemble else name).name
-    with torch.device("meta"):  # shape-only build: is there anything to load?
-        parameter_free = count_parameters(create_model(base, scale)) == 0
-    if parameter_free:
-        if weights is not None:
-            raise typer.BadParameter(f"model {base!r} has no weights to load",
-                                     param_hint="'--weights'")
-        return create_model(base, scale), ensemble
-    try:
-        from srcli.models.pretrained import load_pretrained
-    except ImportError:
-        raise WeightsError(f"no pretrained weights for {base!r} in this version yet; "
-                           "use --model bicubic") from None
-    return load_pretrained(base, scale, weights=weights), ensemble
 
 
 def _precision_name(dtype: torch.dtype) -> str:
@@ -251,7 +222,14 @@ def upscale(
         "--model", "-m", autocompletion=_complete_model, metavar="NAME",
         help="Model name (see `srcli models`); NAME+ adds x8 self-ensemble (dan+ is the "
         "paper's DAN+); bicubic needs no weights.")] = DEFAULT_MODEL,
-    scale: Annotated[int, typer.Option("--scale", "-s", help="Model upscaling factor.")] = 4,
+    scale: Annotated[int | None, typer.Option(
+        "--scale", "-s", min=2, max=8, show_default=False,
+        help="Model upscaling factor. Default: 4 (3 with --degradation bd or dn).")] = None,
+    degradation: Annotated[Degradation, typer.Option(
+        "--degradation", "-d", case_sensitive=False,
+        help="What the input went through, to pick weights trained for it: bi = clean "
+        "downscale; bd = blurred, then downscaled; dn = downscaled, then noisy.")
+    ] = Degradation.bi,
     weights: Annotated[str | None, typer.Option(
         "--weights", metavar="FILE|REPO", show_default=False,
         help="Weights file or hub repo (default: the model's bundled or published weights).")
@@ -279,7 +257,7 @@ def upscale(
         "--ensemble", help="x8 self-ensemble: average over 4 rotations x flip (8x slower).")
     ] = False,
     device: Annotated[str, typer.Option(
-        "--device", callback=_check_device, metavar="DEVICE",
+        "--device", callback=check_device, metavar="DEVICE",
         help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")] = "auto",
     precision: Annotated[Precision, typer.Option(
         "--precision", case_sensitive=False,
@@ -306,7 +284,10 @@ def upscale(
     """Upscale images with a super-resolution model (tiled, on any device)."""
     from srcli.inference.batch import expand_inputs, plan_outputs
     from srcli.inference.engine import EngineOptions, Upscaler
+    from srcli.models.pretrained import load_model
 
+    if scale is None:
+        scale = 4 if degradation is Degradation.bi else 3
     if outscale is not None and not 0 < outscale <= 64:
         raise typer.BadParameter("must be in (0, 64]", param_hint="'--outscale'")
     sources, missing = expand_inputs(inputs, recursive=recursive)
@@ -319,17 +300,23 @@ def upscale(
     jobs = missing + plan_outputs(sources, output=output, fmt=fmt_name, label=label,
                                   single_file=single)
 
-    net, ens_from_name = load_model(model, scale, weights)
+    try:
+        net = load_model(model, scale, weights, degradation=degradation.value)
+    except ConfigError as exc:  # --weights for a parameter-free model: a usage error
+        raise typer.BadParameter(str(exc), param_hint="'--weights'") from None
+    ens_from_name = model.endswith("+")
     upscaler = Upscaler(net, EngineOptions(
         device=device, precision=precision.value, tile=tile, tile_overlap=tile_overlap,
         ensemble=ensemble or ens_from_name, threads=threads))
     settings = {
-        "model": model, "scale": scale, "ensemble": upscaler.ensemble,
+        "model": model, "scale": scale, "degradation": degradation.value,
+        "ensemble": upscaler.ensemble,
         "device": str(upscaler.device), "precision": _precision_name(upscaler.dtype),
         "tile": upscaler.tile, "tile_overlap": upscaler.overlap, "threads": upscaler.threads,
     }
     if not quiet:
-        err.print(f"srcli upscale: {len(jobs)} file(s), model {model} x{scale}"
+        deg = "" if degradation is Degradation.bi else f" {degradation.value.upper()}"
+        err.print(f"srcli upscale: {len(jobs)} file(s), model {model} x{scale}{deg}"
                   f"{' +ensemble' if upscaler.ensemble else ''}, {settings['device']} "
                   f"{settings['precision']}, tile {upscaler.tile or 'whole image'}"
                   f"{' (auto)' if tile == 'auto' else ''}, {upscaler.threads} thread(s)",

@@ -32,7 +32,7 @@ from srcli.weights import (
 from srcli.weights.hub import ProgressFn
 from srcli.weights.manifest import Manifest
 
-__all__ = ["load_pretrained"]
+__all__ = ["load_model", "load_pretrained"]
 
 
 def _super_image_config(rw: ResolvedWeights, manifest: Manifest) -> dict[str, Any] | None:
@@ -91,19 +91,20 @@ def _build_srcli(rw: ResolvedWeights, state: dict[str, Any]) -> nn.Module:
 
 
 def load_pretrained(name: str, scale: int, *, weights: str | Path | None = None,
-                    manifest: Manifest | None = None, download: bool = True,
-                    progress: ProgressFn | None = None) -> nn.Module:
+                    degradation: str = "bi", manifest: Manifest | None = None,
+                    download: bool = True, progress: ProgressFn | None = None) -> nn.Module:
     """Model `name` at `scale` with pretrained weights loaded, in eval mode.
 
-    `weights` overrides the manifest (a file, a super-image folder or `hf://owner/repo/file`).
+    `weights` overrides the manifest (a file, a super-image folder or `hf://owner/repo/file`);
+    otherwise the manifest's entry for `degradation` (bi, bd, dn) is used.
     `download=False` never touches the network (a cache miss raises WeightsError).
     `progress(done_bytes, total_bytes)` is called while a file downloads.
     The returned module carries `.weights_source` (a ResolvedWeights).
     """
     spec = get_spec(name)  # unknown names fail here, before any file work
     manifest = manifest or load_manifest()
-    rw = resolve_weights(spec.name, scale, weights, manifest=manifest, download=download,
-                         progress=progress)
+    rw = resolve_weights(spec.name, scale, weights, degradation=degradation, manifest=manifest,
+                         download=download, progress=progress)
     state = read_state_dict(rw.path)
     config = _super_image_config(rw, manifest)
     if config is not None:
@@ -118,3 +119,23 @@ def load_pretrained(name: str, scale: int, *, weights: str | Path | None = None,
         model = _build_srcli(rw, state)
     model.weights_source = rw
     return model
+
+
+def load_model(name: str, scale: int, weights: str | Path | None = None, *,
+               degradation: str = "bi") -> nn.Module:
+    """A ready model for inference: parameter-free ones (bicubic) are built, others get their
+    pretrained weights (or `weights`). `NAME+` (the papers' self-ensemble notation, e.g.
+    dan+) loads NAME; running the ensemble is the caller's choice."""
+    import torch
+
+    from srcli.errors import ConfigError
+    from srcli.models.registry import count_parameters, create_model
+
+    base = get_spec(name.removesuffix("+")).name
+    with torch.device("meta"):  # shape-only build: is there anything to load?
+        parameter_free = count_parameters(create_model(base, scale)) == 0
+    if parameter_free:
+        if weights is not None:
+            raise ConfigError(f"model {base!r} has no weights to load")
+        return create_model(base, scale)
+    return load_pretrained(base, scale, weights=weights, degradation=degradation)

@@ -89,6 +89,12 @@ class WeightsEntry:
         return self.base_dir / self.bundled if self.bundled else None
 
     @property
+    def tag(self) -> str:
+        """`dan x3` for BI weights, `dan x3 BD` for the others (for messages)."""
+        deg = "" if self.degradation == "bi" else f" {self.degradation.upper()}"
+        return f"{self.model} x{self.scale}{deg}"
+
+    @property
     def filename(self) -> str:
         if self.bundled:
             return Path(self.bundled).name
@@ -105,13 +111,18 @@ class Manifest:
     path: Path | None = None
     schema: int = SCHEMA_VERSION
 
-    def find(self, model: str, scale: int) -> WeightsEntry | None:
-        key = model.lower()
-        return next((e for e in self.entries if e.model == key and e.scale == scale), None)
+    def find(self, model: str, scale: int, degradation: str = "bi") -> WeightsEntry | None:
+        """The entry for `model` at `scale` trained on `degradation` (bi, bd or dn)."""
+        key, deg = model.lower(), degradation.lower()
+        return next((e for e in self.entries
+                     if e.model == key and e.scale == scale and e.degradation == deg), None)
 
-    def for_model(self, model: str) -> list[WeightsEntry]:
+    def for_model(self, model: str, degradation: str | None = None) -> list[WeightsEntry]:
+        """Entries of `model` (of one degradation when given), BI first, then by scale."""
         key = model.lower()
-        return sorted((e for e in self.entries if e.model == key), key=lambda e: e.scale)
+        found = (e for e in self.entries if e.model == key
+                 and (degradation is None or e.degradation == degradation.lower()))
+        return sorted(found, key=lambda e: (e.degradation != "bi", e.degradation, e.scale))
 
     def models(self) -> list[str]:
         """Model names in manifest order, each once."""
@@ -220,7 +231,7 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def _entry_problems(e: WeightsEntry, known: set[str]) -> list[str]:
-    tag = f"{e.model} x{e.scale}"
+    tag = e.tag
     problems = []
     if e.architecture not in known:
         problems.append(f"{tag}: unknown architecture {e.architecture!r}")
@@ -253,18 +264,18 @@ def _bundled_problems(e: WeightsEntry, tag: str) -> list[str]:
 
 
 def check_manifest(manifest: Manifest, known_architectures: set[str] | None = None) -> list[str]:
-    """Every problem found (empty list = valid): unique (model, scale), known architectures,
-    formats, and every bundled file present with the recorded size and sha256."""
+    """Every problem found (empty list = valid): unique (model, scale, degradation), known
+    architectures and formats, and every bundled file present with its size and sha256."""
     if known_architectures is None:
         from srcli.models.registry import list_models  # models sit above weights; lazy
 
         known_architectures = set(list_models())
     problems = []
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[str, int, str]] = set()
     for e in manifest.entries:
-        if (e.model, e.scale) in seen:
-            problems.append(f"{e.model} x{e.scale}: listed twice")
-        seen.add((e.model, e.scale))
+        if (e.model, e.scale, e.degradation) in seen:
+            problems.append(f"{e.tag}: listed twice")
+        seen.add((e.model, e.scale, e.degradation))
         problems.extend(_entry_problems(e, known_architectures))
     return problems
 
@@ -313,11 +324,17 @@ def write_manifest(data: dict[str, Any], paths: list[Path] | None = None) -> lis
 
 
 def add_entries(new: list[dict[str, Any]], paths: list[Path] | None = None) -> list[Path]:
-    """Insert or replace entries (matched by model + scale) in the packaged manifest."""
+    """Insert or replace entries (matched by model + scale + degradation) in the packaged
+    manifest."""
     data = json.loads(PACKAGE_MANIFEST.read_text(encoding="utf-8"))
-    keys = {(n["model"], n["scale"]) for n in new}
-    kept = [w for w in data["weights"] if (w["model"], w["scale"]) not in keys]
-    bundled_first = sorted(new, key=lambda n: (n["model"], n["scale"]))
+
+    def key(w: dict[str, Any]) -> tuple[str, int, str]:
+        return w["model"], w["scale"], w.get("degradation", "bi")
+
+    keys = {key(n) for n in new}
+    kept = [w for w in data["weights"] if key(w) not in keys]
+    bundled_first = sorted(new, key=lambda n: (n["model"], n.get("degradation", "bi") != "bi",
+                                               n.get("degradation", "bi"), n["scale"]))
     data["weights"] = bundled_first + kept
     return write_manifest(data, paths)
 

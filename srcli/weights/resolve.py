@@ -84,12 +84,19 @@ def _explicit(model: str, scale: int, weights: str | Path,
     return ResolvedWeights(model, scale, path, "explicit")
 
 
-def _no_entry(manifest: Manifest, model: str, scale: int) -> WeightsError:
+def _no_entry(manifest: Manifest, model: str, scale: int, degradation: str) -> WeightsError:
+    kind = "" if degradation == "bi" else f"{degradation.upper()} "
+    same = manifest.for_model(model, degradation)
+    if same:
+        have = ", ".join(f"x{e.scale}" for e in same)
+        return WeightsError(f"{model} has pretrained {kind}weights for {have} only, not "
+                            f"x{scale}; pass --weights FILE for other scales")
     others = manifest.for_model(model)
     if others:
-        have = ", ".join(f"x{e.scale}" for e in others)
-        return WeightsError(f"{model} has pretrained weights for {have} only, not x{scale}; "
-                            "pass --weights FILE for other scales")
+        have = ", ".join(sorted({e.tag.removeprefix(f"{model} ").replace(" ", "-")
+                                 for e in others}))
+        return WeightsError(f"{model} has no {kind or 'BI '}weights (it has {have}); choose "
+                            "another --degradation or pass --weights FILE")
     if model == manifest.default_model:
         return WeightsError(f"the default model's weights ({model} x{scale}) are not bundled in "
                             "this version yet; `--model bicubic` works without weights "
@@ -121,18 +128,19 @@ def _from_hub(entry: WeightsEntry, *, download: bool,
 
 
 def resolve_weights(model: str, scale: int, weights: str | Path | None = None, *,
-                    manifest: Manifest | None = None, download: bool = True,
-                    progress: ProgressFn | None = None) -> ResolvedWeights:
-    """Find (and if needed download) the weights file for `model` at `scale`."""
+                    degradation: str = "bi", manifest: Manifest | None = None,
+                    download: bool = True, progress: ProgressFn | None = None) -> ResolvedWeights:
+    """Find (and if needed download) the weights file for `model` at `scale`, trained for
+    inputs made by `degradation` (bi: bicubic; bd: blur + downscale; dn: bicubic + noise)."""
     manifest = manifest or load_manifest()
     key = model.lower()
-    entry = manifest.find(key, scale)
+    entry = manifest.find(key, scale, degradation)
     if weights is not None:
         resolved = _explicit(key, scale, weights, progress)
         return ResolvedWeights(resolved.model, scale, resolved.path, resolved.source, entry,
                                resolved.config_path)
     if entry is None:
-        raise _no_entry(manifest, key, scale)
+        raise _no_entry(manifest, key, scale, degradation.lower())
     bundled = entry.bundled_path
     if bundled is not None and bundled.is_file():
         digest = hub.sha256_file(bundled)
