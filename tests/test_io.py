@@ -148,6 +148,25 @@ def test_icc_profile_and_dpi_are_carried(tmp_path: Path, fmt: str) -> None:
         assert back.info["dpi"] == pytest.approx((300, 300), abs=0.05)
 
 
+@pytest.mark.parametrize("fmt", ["png", "tiff"])
+@pytest.mark.parametrize("with_alpha", [False, True])
+def test_16bit_colour_keeps_icc_dpi_and_alpha(tmp_path: Path, fmt: str, with_alpha: bool) -> None:
+    rng = np.random.default_rng(8)
+    rgb = rng.integers(0, 65536, (150, 37, 3), dtype=np.uint16)  # > 2 TIFF strips of 64 rows
+    alpha = rng.integers(0, 65536, (150, 37), dtype=np.uint16) if with_alpha else None
+    img = ImageData(rgb / 65535.0, None if alpha is None else alpha / 65535.0, bit_depth=16,
+                    icc_profile=_srgb_icc(), dpi=(300.0, 150.0))
+    assert write_image(tmp_path / f"o.{fmt}", img) == []
+    raw = cv2.imread(str(tmp_path / f"o.{fmt}"), cv2.IMREAD_UNCHANGED)  # libtiff / libpng
+    assert raw.dtype == np.uint16 and np.array_equal(raw[..., 2::-1], rgb)
+    if alpha is not None:
+        assert np.array_equal(raw[..., 3], alpha)
+    back = read_image(tmp_path / f"o.{fmt}")
+    assert back.bit_depth == 16 and np.array_equal(_as_uint(back.pixels, 16), rgb)
+    assert back.icc_profile == img.icc_profile
+    assert back.dpi == pytest.approx((300, 150), abs=0.05)
+
+
 def test_jpeg_output_flattens_alpha_and_16bit_with_notes(tmp_path: Path) -> None:
     pixels = np.zeros((4, 4, 3), np.float32)
     alpha = np.zeros((4, 4), np.float32)  # fully transparent black -> white in JPEG

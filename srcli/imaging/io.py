@@ -7,7 +7,9 @@ ICC profile, DPI and EXIF (orientation already applied to the pixels, so reset t
 
 Pillow reads everything except 16-bit colour: it silently truncates 48/64-bit PNG and TIFF to
 8 bits, so those go through OpenCV (pixels only; metadata still comes from Pillow). Writing
-16-bit colour also uses OpenCV; for PNG the ICC profile and DPI are added as iCCP/pHYs chunks.
+16-bit colour PNG also uses OpenCV, with the ICC profile and DPI added as iCCP/pHYs chunks;
+16-bit colour TIFF is written by a small baseline encoder here (deflate strips, ICC, DPI),
+because neither Pillow nor OpenCV can store the profile with 16-bit colour.
 
 Every write goes to a temporary file in the destination folder and is renamed over the target
 only once complete, so an interrupt or crash never leaves a truncated image.
@@ -265,8 +267,8 @@ def write_image(path: str | os.PathLike[str], image: ImageData, *, fmt: str | No
         image = replace(image, pixels=gray_to_rgb(image.pixels))
     if image.bit_depth == 16 and not image.is_gray:
         encoded = _encode_16bit_color(image, fmt)
-        if fmt == "tiff" and (image.icc_profile or image.dpi):
-            notes.append("ICC profile and DPI not stored in 16-bit colour TIFF")
+        if fmt == "tiff" and image.exif:
+            notes.append("EXIF not stored in 16-bit colour TIFF")
         _atomic_write(path, lambda f: f.write(encoded))
     else:
         pil, params = _to_pillow(image, fmt, quality)
@@ -317,6 +319,8 @@ def _to_pillow(image: ImageData, fmt: str, quality: int) -> tuple[Image.Image, d
 
 
 def _encode_16bit_color(image: ImageData, fmt: str) -> bytes:
+    if fmt == "tiff":
+        return _tiff_16bit(image)
     bgr = _quantize(image.pixels[..., ::-1], 16)
     if image.alpha is not None:
         bgr = np.concatenate([bgr, _quantize(image.alpha, 16)[..., None]], axis=2)
@@ -325,6 +329,59 @@ def _encode_16bit_color(image: ImageData, fmt: str) -> bytes:
         raise ImageError(f"cannot encode 16-bit {fmt}")
     data = buf.tobytes()
     return _png_add_chunks(data, image) if fmt == "png" else data
+
+
+_TIFF_SHORT, _TIFF_LONG, _TIFF_RATIONAL, _TIFF_UNDEFINED = 3, 4, 5, 7
+_TIFF_ROWS_PER_STRIP = 64
+
+
+def _tiff_16bit(image: ImageData) -> bytes:
+    """Little-endian baseline TIFF: RGB(A) 16 bits per sample, Adobe-deflate strips, one IFD
+    with resolution (inch) and the ICC profile (tag 34675) when the input had them."""
+    planes = _quantize(image.pixels, 16)
+    if image.alpha is not None:
+        planes = np.concatenate([planes, _quantize(image.alpha, 16)[..., None]], axis=2)
+    h, w, spp = planes.shape
+    rows = planes.astype("<u2").reshape(h, w * spp)
+    strips = [zlib.compress(rows[y:y + _TIFF_ROWS_PER_STRIP].tobytes(), 6)
+              for y in range(0, h, _TIFF_ROWS_PER_STRIP)]
+    data = bytearray(b"II*\x00\x00\x00\x00\x00")  # IFD offset patched in at the end
+    offsets = []
+    for strip in strips:
+        offsets.append(len(data))
+        data += strip + b"\x00" * (len(strip) % 2)  # values start on word boundaries
+    entries: list[tuple[int, int, list[int] | bytes]] = [
+        (256, _TIFF_LONG, [w]), (257, _TIFF_LONG, [h]), (258, _TIFF_SHORT, [16] * spp),
+        (259, _TIFF_SHORT, [8]), (262, _TIFF_SHORT, [2]), (273, _TIFF_LONG, offsets),
+        (277, _TIFF_SHORT, [spp]), (278, _TIFF_LONG, [_TIFF_ROWS_PER_STRIP]),
+        (279, _TIFF_LONG, [len(s) for s in strips]), (284, _TIFF_SHORT, [1])]
+    if image.dpi:  # rationals in 1/1000 dpi: keeps e.g. 72.009 dpi from a pHYs chunk
+        entries += [(282, _TIFF_RATIONAL, [round(image.dpi[0] * 1000), 1000]),
+                    (283, _TIFF_RATIONAL, [round(image.dpi[1] * 1000), 1000]),
+                    (296, _TIFF_SHORT, [2])]
+    if spp == 4:
+        entries.append((338, _TIFF_SHORT, [2]))  # unassociated (straight) alpha
+    if image.icc_profile:
+        entries.append((34675, _TIFF_UNDEFINED, image.icc_profile))
+    return bytes(_tiff_ifd(data, sorted(entries, key=lambda e: e[0])))
+
+
+def _tiff_ifd(data: bytearray, entries: list[tuple[int, int, list[int] | bytes]]) -> bytearray:
+    """Append the IFD (values over 4 bytes stored before it) and point the header at it."""
+    fmt = {_TIFF_SHORT: "H", _TIFF_LONG: "I", _TIFF_RATIONAL: "I"}
+    packed = []
+    for tag, kind, values in entries:
+        raw = (values if isinstance(values, bytes)
+               else struct.pack(f"<{len(values)}{fmt[kind]}", *values))
+        count = len(values) // 2 if kind == _TIFF_RATIONAL else len(values)
+        if len(raw) <= 4:
+            packed.append(struct.pack("<HHI", tag, kind, count) + raw.ljust(4, b"\x00"))
+            continue
+        packed.append(struct.pack("<HHII", tag, kind, count, len(data)))
+        data += raw + b"\x00" * (len(raw) % 2)
+    struct.pack_into("<I", data, 4, len(data))
+    data += struct.pack("<H", len(packed)) + b"".join(packed) + struct.pack("<I", 0)
+    return data
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
