@@ -188,3 +188,19 @@ def test_explicit_srcli_weights_use_their_sidecar(tmp_path: Path) -> None:
         load_pretrained("dan", 2, weights=plain / path.name, manifest=empty)
     with pytest.raises(WeightsError, match="holds dan weights, not msrn"):
         load_pretrained("msrn", 3, weights=path, manifest=empty)
+
+
+def test_add_entries_replaces_in_place_and_groups_by_model(tmp_path: Path) -> None:
+    from srcli.weights.manifest import add_entries
+
+    before = json.loads(PACKAGE_MANIFEST.read_text())["weights"]
+    x3 = next(w for w in before if w["model"] == "dan" and w["scale"] == 3)
+    bd = dict(x3, degradation="bd", bundled="bundled/dan_x3.safetensors")
+    out = tmp_path / "manifest.json"
+    add_entries([dict(x3, notes="replaced"), bd], paths=[out])
+    after = json.loads(out.read_text())["weights"]
+    assert len(after) == len(before) + 1
+    assert after.index(next(w for w in after if w.get("notes") == "replaced")) == before.index(x3)
+    last_dan = max(i for i, w in enumerate(before) if w["model"] == "dan")
+    assert after[last_dan + 1]["degradation"] == "bd"
+    parse_manifest(json.loads(out.read_text()))  # still a valid manifest

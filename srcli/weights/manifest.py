@@ -325,17 +325,22 @@ def write_manifest(data: dict[str, Any], paths: list[Path] | None = None) -> lis
 
 def add_entries(new: list[dict[str, Any]], paths: list[Path] | None = None) -> list[Path]:
     """Insert or replace entries (matched by model + scale + degradation) in the packaged
-    manifest."""
+    manifest. A replaced entry keeps its place; a new one goes after its model's last entry
+    (or first in the list), so the file's order stays BI by scale, then BD, then DN."""
     data = json.loads(PACKAGE_MANIFEST.read_text(encoding="utf-8"))
+    weights: list[dict[str, Any]] = data["weights"]
 
     def key(w: dict[str, Any]) -> tuple[str, int, str]:
         return w["model"], w["scale"], w.get("degradation", "bi")
 
-    keys = {key(n) for n in new}
-    kept = [w for w in data["weights"] if key(w) not in keys]
-    bundled_first = sorted(new, key=lambda n: (n["model"], n.get("degradation", "bi") != "bi",
-                                               n.get("degradation", "bi"), n["scale"]))
-    data["weights"] = bundled_first + kept
+    for entry in sorted(new, key=lambda n: (n.get("degradation", "bi") != "bi",
+                                            n.get("degradation", "bi"), n["scale"])):
+        same = [i for i, w in enumerate(weights) if key(w) == key(entry)]
+        if same:
+            weights[same[0]] = entry
+            continue
+        model = [i for i, w in enumerate(weights) if w["model"] == entry["model"]]
+        weights.insert(model[-1] + 1 if model else 0, entry)
     return write_manifest(data, paths)
 
 
