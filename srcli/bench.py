@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from srcli.data.benchmark import BenchImage, dataset_label, list_images, load_image, resolve_dataset
-from srcli.errors import ConfigError
+from srcli.errors import ConfigError, WeightsError
 from srcli.imaging.color import rgb_to_y, to_float255
 from srcli.imaging.degrade import DEGRADATIONS, degrade
 from srcli.imaging.io import ImageData, write_image
@@ -109,15 +109,31 @@ ModelTable = Mapping[str, Mapping[int, nn.Module]]
 
 
 def load_models(names: Sequence[str], scales: Sequence[int],
-                weights: Mapping[str, str | Path] | None = None, *,
-                degradation: str = "bi") -> dict[str, dict[int, nn.Module]]:
+                weights: Mapping[str, str | Path] | None = None, *, degradation: str = "bi",
+                on_fallback: Callable[[str], None] | None = None
+                ) -> dict[str, dict[int, nn.Module]]:
     """{name: {scale: model}} with the pretrained weights for `degradation`, `weights`
-    overriding some models' weights; raises the first WeightsError/UnknownModelError."""
+    overriding some models' weights; raises the first WeightsError/UnknownModelError.
+
+    With `on_fallback`, a model that has no weights for a BD/DN `degradation` is measured with
+    its BI weights instead (how robust is a BI model to blur or noise?), and `on_fallback`
+    gets a one-line note saying so."""
     from srcli.models.pretrained import load_model
 
     weights = weights or {}
-    return {name: {s: load_model(name, s, weights.get(name), degradation=degradation)
-                   for s in scales} for name in names}
+    table: dict[str, dict[int, nn.Module]] = {}
+    for name in names:
+        table[name] = {}
+        for s in scales:
+            try:
+                table[name][s] = load_model(name, s, weights.get(name), degradation=degradation)
+            except WeightsError:
+                if on_fallback is None or degradation == "bi" or name in weights:
+                    raise
+                table[name][s] = load_model(name, s)
+                on_fallback(f"{name} x{s} has no {degradation.upper()} weights; measuring its "
+                            "BI weights on these inputs")
+    return table
 
 
 # --------------------------------------------------------------------------- running

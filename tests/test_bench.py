@@ -193,6 +193,18 @@ def test_default_scale_follows_the_degradation(benchmark_dir: Path) -> None:
     assert bench_json(*common, "--degradation", "dn")[0]["scale"] == 3
 
 
+def test_weights_follow_the_degradation_with_a_bi_fallback(benchmark_dir: Path) -> None:
+    """dan has BI weights only at x2: a BD run measures them on blurred inputs, saying so."""
+    common = ("-d", "set5", "-m", "dan", "-s", "2", "--limit", "1",
+              "--data-dir", str(benchmark_dir), "--json", "-")
+    code, stdout, stderr = bench(*common, "--degradation", "bd")
+    assert code == 0, stderr
+    assert stderr.count("dan x2 has no BD weights; measuring its BI weights") == 1
+    bd = json.loads(stdout)[0]
+    bi = bench_json(*common[:-2])[0]
+    assert bd["degradation"] == "bd" and bd["psnr"] < bi["psnr"] - 2  # BI weights can't deblur
+
+
 # ------------------------------------------------------------------------ outputs
 
 

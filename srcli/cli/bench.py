@@ -84,10 +84,13 @@ def _models(requested: list[str] | None, scales: list[int], weights: str | None,
     default model when it has such weights."""
     from srcli.bench import BASELINE, load_models
 
+    def note(text: str) -> None:
+        err.print(f"note: {text}", highlight=False, soft_wrap=True, markup=False)
+
     if requested:
         names = list(dict.fromkeys(requested))
         if weights is None:
-            return load_models(names, scales, degradation=degradation)
+            return load_models(names, scales, degradation=degradation, on_fallback=note)
         trained = [n for n in names if n.lower() != BASELINE]
         if len(trained) != 1:
             raise typer.BadParameter("needs exactly one --model other than bicubic",
@@ -99,8 +102,7 @@ def _models(requested: list[str] | None, scales: list[int], weights: str | None,
     try:
         table.update(load_models([DEFAULT_MODEL], scales, degradation=degradation))
     except WeightsError as exc:
-        err.print(f"note: default model {DEFAULT_MODEL} skipped, benchmarking bicubic only: {exc}",
-                  highlight=False, soft_wrap=True, markup=False)
+        note(f"default model {DEFAULT_MODEL} skipped, benchmarking bicubic only: {exc}")
     return table
 
 
