@@ -183,3 +183,34 @@ def test_names_with_markup_characters_are_printed_verbatim(images: Path) -> None
     code, _, stderr = run(str(odd), "--model", "bicubic")
     assert code == 0 and (images / "shot [1]_x4.png").is_file()
     assert "shot [1].png" in stderr
+
+
+@pytest.mark.parametrize("kind", ["bd", "dn"])
+def test_degradation_picks_weights_trained_for_it(benchmark_dir: Path, tmp_path: Path,
+                                                  kind: str) -> None:
+    """On a blurred / noisy input the BD / DN weights beat the BI ones by a wide margin."""
+    from srcli.imaging.degrade import degrade
+    from srcli.imaging.io import ImageData, write_image
+    from srcli.metrics import psnr
+
+    hr = np.asarray(Image.open(benchmark_dir / "Set5" / "HR" / "img_002.png"))
+    lr = degrade(hr, 3, kind, np.random.default_rng(0))
+    write_image(tmp_path / "in.png", ImageData(lr.astype(np.float32) / 255))
+    code, stdout, stderr = run(str(tmp_path / "in.png"), "-o", str(tmp_path / "fit.png"),
+                               "--degradation", kind, "--json", "-q")
+    assert code == 0, stderr
+    summary = json.loads(stdout)
+    assert summary["scale"] == 3 and summary["degradation"] == kind  # x3 is the default here
+    code, _, stderr = run(str(tmp_path / "in.png"), "-o", str(tmp_path / "bi.png"), "-s", "3",
+                          "-q")
+    assert code == 0, stderr
+    ref = hr[: lr.shape[0] * 3, : lr.shape[1] * 3]
+    fit, bi = (psnr(np.asarray(Image.open(tmp_path / n)), ref, crop=3)
+               for n in ("fit.png", "bi.png"))
+    assert fit > bi + 1.0, (fit, bi)
+
+
+def test_missing_degradation_weights_are_one_line(images: Path) -> None:
+    code, _, stderr = run(str(images / "img_004.png"), "--degradation", "bd", "--scale", "2")
+    assert code == 1 and stderr.strip().count("\n") == 0
+    assert "BD weights" in stderr and "--weights FILE" in stderr
