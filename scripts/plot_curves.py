@@ -23,6 +23,15 @@ def read_curve(run: Path) -> tuple[list[int], list[float], list[float]]:
     return its, live, ema
 
 
+def _title(run: Path) -> str:
+    """`dan_x3_bd: x3 BD` from the run's config.json (the folder name alone if it has none)."""
+    cfg_path = run / "config.json"
+    if not cfg_path.is_file():
+        return run.name
+    cfg = json.loads(cfg_path.read_text())
+    return f"{run.name}: x{cfg['scale']} {str(cfg.get('degradation', 'bi')).upper()}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("runs", nargs="+", type=Path)
@@ -33,18 +42,28 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for run in args.runs:
+    # One panel per run: the scales and degradations differ by up to 10 dB, and a shared axis
+    # would flatten each curve's late gains to nothing.
+    cols = min(len(args.runs), 3)
+    rows = -(-len(args.runs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), dpi=100,
+                             squeeze=False)
+    for ax, run in zip(axes.flat, args.runs, strict=False):
         its, live, ema = read_curve(run)
-        (line,) = ax.plot(its, live, marker=".", label=f"{run.name}")
+        ax.plot(its, live, marker=".", label="live weights")
         if any(v == v for v in ema):  # not all NaN
-            ax.plot(its, ema, linestyle="--", color=line.get_color(), alpha=0.6,
-                    label=f"{run.name} (EMA 0.999)")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("validation Y-PSNR (dB)")
-    ax.set_title("srcli DAN training on 2-core CPU (validation: Set5, BI)")
-    ax.grid(alpha=0.3)
-    ax.legend()
+            ax.plot(its, ema, linestyle="--", alpha=0.7, label="EMA 0.999")
+            tail = [v for v in live + ema if v == v]
+            top = max(tail)
+            ax.set_ylim(top - 1.5, top + 0.1)  # the early EMA values would squash the rest
+        ax.set_title(_title(run), fontsize=10)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("Set5 Y-PSNR (dB)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    for ax in list(axes.flat)[len(args.runs):]:
+        ax.axis("off")
+    fig.suptitle("srcli DAN training on a 2-core CPU (validation on Set5)")
     fig.tight_layout()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.output)
