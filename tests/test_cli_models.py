@@ -39,6 +39,10 @@ def test_list_table_and_json(offline_home: Path) -> None:
             and line.split()[0] in ("msrn-bam", "rcan-bam", "edsr-base")}
     assert rows["msrn-bam"][1:4] == ["msrn", "x2", "x3"] and "6.08M" in rows["msrn-bam"]
     assert rows["rcan-bam"][2] == "x4" and "15.59M" in rows["rcan-bam"]
+    dan = [line.split() for line in out.splitlines() if line.split()[:1] == ["dan"]]
+    # one row per degradation: dan dan SCALES... PARAMS DEG bundled ...
+    assert [r[r.index("bundled") - 1] for r in dan] == ["BI", "BD", "DN"]
+    assert [r[2] for r in dan] == ["x2", "x3", "x3"]
     code, out, _ = _run("models", "list", "--json")
     entries = json.loads(out)
     hub = [e for e in entries if e["hub"] is not None]

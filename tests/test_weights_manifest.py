@@ -195,12 +195,12 @@ def test_add_entries_replaces_in_place_and_groups_by_model(tmp_path: Path) -> No
 
     before = json.loads(PACKAGE_MANIFEST.read_text())["weights"]
     x3 = next(w for w in before if w["model"] == "dan" and w["scale"] == 3)
-    bd = dict(x3, degradation="bd", bundled="bundled/dan_x3.safetensors")
+    bd = dict(x3, scale=4, degradation="bd")  # a key the manifest does not have
     out = tmp_path / "manifest.json"
     add_entries([dict(x3, notes="replaced"), bd], paths=[out])
     after = json.loads(out.read_text())["weights"]
     assert len(after) == len(before) + 1
     assert after.index(next(w for w in after if w.get("notes") == "replaced")) == before.index(x3)
     last_dan = max(i for i, w in enumerate(before) if w["model"] == "dan")
-    assert after[last_dan + 1]["degradation"] == "bd"
+    assert (after[last_dan + 1]["scale"], after[last_dan + 1]["degradation"]) == (4, "bd")
     parse_manifest(json.loads(out.read_text()))  # still a valid manifest

@@ -38,8 +38,9 @@ def _label(scale: int, degradation: str) -> str:
     return f"x{scale}" + ("" if degradation == "bi" else f"-{degradation.upper()}")
 
 
-def _scales(entries: list[WeightsEntry]) -> str:
-    return " ".join(_label(e.scale, e.degradation) for e in entries)
+def _scales(entries: list[WeightsEntry], deg: bool = True) -> str:
+    """`x2 x3 x3-BD`, or `x2 x3` with deg=False (for a row of one degradation)."""
+    return " ".join(_label(e.scale, e.degradation if deg else "bi") for e in entries)
 
 
 def _best_set5(entries: list[WeightsEntry]) -> str:
@@ -47,7 +48,7 @@ def _best_set5(entries: list[WeightsEntry]) -> str:
                for q in e.quality if q.dataset.lower() == "set5" and "ensemble" not in q.source]
     if not figures:
         return "—"
-    return "\n".join(f"{_label(s, d)} {p:.2f}" for _, s, d, p in sorted(figures))
+    return "\n".join(f"x{s} {p:.2f}" for _, s, _, p in sorted(figures))
 
 
 def _millions(n: int | None) -> str:
@@ -100,10 +101,12 @@ def list_cmd(
                          no_wrap=col != "Set5 PSNR")
     for name in manifest.models():
         entries = manifest.for_model(name)
-        here = [e for e in entries if entry_status(e) is not None]
-        table.add_row(name, entries[0].family, _scales(entries), _millions(entries[-1].params),
-                      ",".join(sorted({e.degradation.upper() for e in entries})),
-                      _source(entries[0]), _scales(here) or "—", _best_set5(entries))
+        for deg in dict.fromkeys(e.degradation for e in entries):  # BI first: one row each
+            group = [e for e in entries if e.degradation == deg]
+            here = [e for e in group if entry_status(e) is not None]
+            table.add_row(name, group[0].family, _scales(group, deg=False),
+                          _millions(group[-1].params), deg.upper(), _source(group[0]),
+                          _scales(here, deg=False) or "—", _best_set5(group))
     out.print(table)
     if not any(e.bundled for e in manifest.for_model(manifest.default_model)):
         err.print(f"The default model ({manifest.default_model}) has no bundled weights yet; "
