@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Shipped ×4 DAN, initialised from the ×2 run at iteration 1500 (docs/training.md). Resumes automatically from runs/dan_x4 when a checkpoint exists.
-# Session 2: cosine horizon cut from 40,000 to 8,000 iterations (resume keeps everything else)
+# Session 2: cosine horizon cut from 40,000 to 8,000, then 7,500 iterations (resume keeps everything else)
 # so the CPU time available ends on annealed weights; continue later with a new cycle.
 cd "$(dirname "$0")/.." || exit 1
 export SRCLI_DATA=../shared/datasets/benchmark OMP_NUM_THREADS=1
 exec python -m srcli train --model dan --scale 4 \
   --set n_feats=32 --set n_blocks=8 --set distance=3 --set reduction=8 --set image_skip=bicubic \
   --data ../shared/datasets/train --patch 32 --batch 16 \
-  --iters 8000 --lr 5e-4 --lr-schedule cosine --warmup 200 --ema 0.999 \
+  --iters 7500 --lr 5e-4 --lr-schedule cosine --warmup 200 --ema 0.999 \
   --val set5 --val-every 1000 --ckpt-every 500 --keep 2 --log-every 100 \
   --threads 1 --seed 0 --out runs/dan_x4 --resume auto \
   --init-from runs/dan_x2_it1500_init.pt
