@@ -35,7 +35,7 @@ from srcli.imaging.io import ImageData, write_image
 from srcli.imaging.resize import imresize, modcrop
 from srcli.inference.engine import EngineOptions, Upscaler
 from srcli.metrics import psnr, ssim
-from srcli.models import count_parameters
+from srcli.models import count_parameters, get_spec
 
 #: Called after every model evaluation: (done, total, description).
 Progress = Callable[[int, int, str], None]
@@ -119,6 +119,7 @@ def load_models(names: Sequence[str], scales: Sequence[int],
     its BI weights instead (how robust is a BI model to blur or noise?), and `on_fallback`
     gets a one-line note saying so."""
     from srcli.models.pretrained import load_model
+    from srcli.weights import load_manifest
 
     weights = weights or {}
     table: dict[str, dict[int, nn.Module]] = {}
@@ -128,7 +129,10 @@ def load_models(names: Sequence[str], scales: Sequence[int],
             try:
                 table[name][s] = load_model(name, s, weights.get(name), degradation=degradation)
             except WeightsError:
-                if on_fallback is None or degradation == "bi" or name in weights:
+                # fall back only when such weights do not exist, never over a damaged file
+                listed = load_manifest().find(get_spec(name.removesuffix("+")).name, s,
+                                              degradation)
+                if on_fallback is None or degradation == "bi" or name in weights or listed:
                     raise
                 table[name][s] = load_model(name, s)
                 on_fallback(f"{name} x{s} has no {degradation.upper()} weights; measuring its "

@@ -80,7 +80,6 @@ def _check_tile(value: str) -> str:
     return value
 
 
-
 def _resolve_format(fmt: str, output: Path | None, single_file: bool) -> str:
     """The output format name, checking it against an explicit output file name."""
     from srcli.imaging.io import format_for_path
@@ -100,7 +99,7 @@ def _resolve_format(fmt: str, output: Path | None, single_file: bool) -> str:
     return implied
 
 
-# ------------------------------------------------------------------------ model
+# ------------------------------------------------------------------------ settings
 
 
 def _precision_name(dtype: torch.dtype) -> str:
