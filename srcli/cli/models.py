@@ -33,14 +33,9 @@ def _source(entry: WeightsEntry) -> str:
     return "+".join(n for n, v in (("bundled", entry.bundled), ("hub", entry.hub)) if v)
 
 
-def _label(scale: int, degradation: str) -> str:
-    """x3 for BI weights, x3-BD / x3-DN for the others."""
-    return f"x{scale}" + ("" if degradation == "bi" else f"-{degradation.upper()}")
-
-
 def _scales(entries: list[WeightsEntry], deg: bool = True) -> str:
     """`x2 x3 x3-BD`, or `x2 x3` with deg=False (for a row of one degradation)."""
-    return " ".join(_label(e.scale, e.degradation if deg else "bi") for e in entries)
+    return " ".join(e.label if deg else f"x{e.scale}" for e in entries)
 
 
 def _best_set5(entries: list[WeightsEntry]) -> str:
@@ -262,7 +257,7 @@ def verify_cmd(
             continue  # the full listing shows what is here; `models list` shows the rest
         failed += result.status in ("mismatch", "deleted", "missing")
         style = {"ok": "green", "unverified": "yellow"}.get(result.status, "red")
-        table.add_row(entry.model, _label(entry.scale, entry.degradation),
+        table.add_row(entry.model, entry.label,
                       f"[{style}]{result.status}[/{style}]",
                       (result.sha256 or "")[:16], str(result.path or "—"))
     if table.row_count:

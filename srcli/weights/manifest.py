@@ -89,6 +89,12 @@ class WeightsEntry:
         return self.base_dir / self.bundled if self.bundled else None
 
     @property
+    def label(self) -> str:
+        """`x3` for BI weights, `x3-BD` / `x3-DN` for the others (for lists)."""
+        deg = "" if self.degradation == "bi" else f"-{self.degradation.upper()}"
+        return f"x{self.scale}{deg}"
+
+    @property
     def tag(self) -> str:
         """`dan x3` for BI weights, `dan x3 BD` for the others (for messages)."""
         deg = "" if self.degradation == "bi" else f" {self.degradation.upper()}"

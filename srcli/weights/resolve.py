@@ -93,8 +93,7 @@ def _no_entry(manifest: Manifest, model: str, scale: int, degradation: str) -> W
                             f"x{scale}; pass --weights FILE for other scales")
     others = manifest.for_model(model)
     if others:
-        have = ", ".join(sorted({e.tag.removeprefix(f"{model} ").replace(" ", "-")
-                                 for e in others}))
+        have = ", ".join(sorted({e.label for e in others}))
         return WeightsError(f"{model} has no {kind or 'BI '}weights (it has {have}); choose "
                             "another --degradation or pass --weights FILE")
     if model == manifest.default_model:
