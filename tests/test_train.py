@@ -117,6 +117,20 @@ def test_train_export_writes_loadable_weights_and_sidecar(small_data: Path,
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
 
 
+def test_resume_takes_horizon_and_layout_from_command_line_recipe_from_checkpoint(
+        small_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    subprocess.run(_cmd(small_data, run, 4, "--ckpt-every", "4"), env=_env(), check=True,
+                   capture_output=True)
+    # A different --lr on resume must not change the recipe; the horizon and layout may change.
+    cmd = _cmd(small_data, run, 6, "--ckpt-every", "2", "--channels-last", "--resume", "auto")
+    cmd[cmd.index("--lr") + 1] = "5e-2"
+    subprocess.run(cmd, env=_env(), check=True, capture_output=True)
+    cfg = json.loads((run / "config.json").read_text())
+    assert (cfg["iters"], cfg["channels_last"], cfg["lr"]) == (6, True, 1e-3)
+    assert sorted(_losses(run)) == [1, 2, 3, 4, 5, 6]
+
+
 def test_train_rejects_bad_degradation_in_one_line(small_data: Path, tmp_path: Path) -> None:
     res = subprocess.run(_cmd(small_data, tmp_path / "r", 2, "--degradation", "bd"),
                          env=_env(), capture_output=True, text=True)

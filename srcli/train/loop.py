@@ -199,6 +199,11 @@ def build_state(cfg: TrainConfig, device: torch.device, resume_from: Path | None
     return state
 
 
+# What a resumed run takes from the command line rather than the checkpoint: the horizon and
+# settings that change speed or placement, never the recipe (model, data, schedule, seed).
+RUNTIME_FIELDS = ("iters", "threads", "device", "channels_last", "out")
+
+
 def _check(cfg: TrainConfig) -> None:
     if cfg.degradation not in ("bi", "bd", "dn"):
         raise ConfigError(f"--degradation must be bi, bd or dn, not {cfg.degradation!r}")
@@ -226,8 +231,9 @@ def train(cfg: TrainConfig, resume: str | None = None,
     resume_from = resolve_resume(resume, cfg.out) if resume else None
     if resume_from is not None:  # the checkpoint's config wins, except what must change
         saved = TrainConfig.from_dict(load_checkpoint(resume_from)["config"])
-        saved.iters, saved.threads, saved.device = cfg.iters, cfg.threads, cfg.device
-        saved.out, cfg = cfg.out, saved
+        for name in RUNTIME_FIELDS:
+            setattr(saved, name, getattr(cfg, name))
+        cfg = saved
     device_kind = "cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu"
     dd = setup_distributed(device_kind)
     device = pick_device(cfg.device, dd.local_rank)
