@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from srcli.cli.console import err
+from srcli.cli.console import count_progress, err
 from srcli.cli.options import Degradation, check_device
 from srcli.data.names import KNOWN
 from srcli.errors import WeightsError
@@ -162,15 +162,6 @@ def bench(
         "--seed", help="Seed of the dn noise (fixed, so every run sees the same inputs).")] = 0,
 ) -> None:
     """Benchmark models on standard test sets (PSNR/SSIM as published in SR papers)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from srcli.bench import BenchOptions, evaluate
 
     scales = list(dict.fromkeys(scale or ([4] if degradation is Degradation.bi else [3])))
@@ -179,8 +170,7 @@ def bench(
                         save_images=save_images, visuals=visuals)
     table = _models(model, scales, weights, degradation.value)
     start = time.perf_counter()
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+    bar = count_progress()
     with bar:
         task = bar.add_task("bench", total=None)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from srcli.cli.console import err, out, state
+from srcli.cli.console import count_progress, err, out, state
 from srcli.cli.options import Degradation, check_device
 from srcli.errors import ConfigError, SrcliError
 from srcli.imaging.limits import DEFAULT_MAX_PIXELS
@@ -166,17 +166,7 @@ def _describe(res: FileResult) -> str:
 def _progress(quiet: bool) -> Progress | None:
     if quiet or not err.is_terminal:  # a bar in a log file is noise; per-file lines remain
         return None
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+    return count_progress()
 
 
 def _run_batch(jobs: list[Job], upscaler: Upscaler, *, quiet: bool,
