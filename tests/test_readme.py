@@ -19,3 +19,47 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert (REPO / "examples" / "example.png").is_file()
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert test_cmd in ci
+
+
+def _table(readme: str, marker: str) -> list[list[str]]:
+    body = readme.split(f"<!-- {marker} -->")[1].split(f"<!-- /{marker} -->")[0]
+    return [[c.strip().strip("*") for c in line.strip("|").split("|")]
+            for line in body.strip().splitlines()[2:]]
+
+
+def _manifest_quality(scale: int, degradation: str, ensemble: bool) -> dict[str, tuple]:
+    """{dataset: (psnr, ssim)} the manifest stores for the bundled dan file."""
+    from srcli.weights.manifest import load_manifest
+
+    entry = load_manifest().find("dan", scale, degradation)
+    assert entry is not None and entry.bundled
+    return {q.dataset: (q.psnr, q.ssim) for q in entry.quality
+            if ("self-ensemble" in q.source) == ensemble}
+
+
+def _close(shown: str, stored: float, places: int) -> bool:
+    # The README rounds the raw bench figure; the manifest keeps 3-4 places of the same one.
+    return abs(float(shown) - stored) <= 0.6 * 10.0 ** -places
+
+
+def test_readme_bi_quality_table_shows_the_bundled_weights_figures() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = [r for r in _table(readme, "quality-table") if r[1].startswith("srcli DAN")]
+    assert len(rows) == 6
+    for scale_cell, label, _params, *psnrs in rows:
+        want = _manifest_quality(int(scale_cell.lstrip("×")), "bi", label.startswith("srcli DAN+"))
+        for dataset, shown in zip(("Set5", "Set14", "BSD100"), psnrs, strict=True):
+            assert _close(shown, want[dataset][0], 2), (scale_cell, label, dataset)
+
+
+def test_readme_bd_dn_table_shows_the_bundled_weights_figures() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = [r for r in _table(readme, "quality-table-bd-dn")
+            if r[1].startswith("srcli DAN") and "wrong degradation" not in r[1]]
+    assert len(rows) == 4
+    for deg, label, *cells in rows:
+        want = _manifest_quality(3, deg.lower(), label.startswith("srcli DAN+"))
+        for dataset, cell in zip(("Set5", "Set14", "BSD100"), cells, strict=True):
+            psnr_shown, ssim_shown = (s.strip() for s in cell.split("/"))
+            assert _close(psnr_shown, want[dataset][0], 2), (deg, label, dataset)
+            assert _close(ssim_shown, want[dataset][1], 4), (deg, label, dataset)
