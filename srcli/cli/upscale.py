@@ -199,6 +199,29 @@ def _run_batch(jobs: list[Job], upscaler: Upscaler, *, quiet: bool,
 # ------------------------------------------------------------------------ the command
 
 
+def _plan(inputs: list[str], output: Path | None, fmt: str, label: str, *,
+          recursive: bool) -> tuple[list[Job], bool]:
+    """(jobs, single): one job per input file, unreadable inputs as failed jobs up front."""
+    from srcli.inference.batch import expand_inputs, plan_outputs
+
+    sources, missing = expand_inputs(inputs, recursive=recursive)
+    single = len(inputs) == 1 and len(sources) == 1 and sources[0].root is None
+    if output is not None and not single and output.exists() and not output.is_dir():
+        raise typer.BadParameter(f"{output} is a file; several inputs need an output folder",
+                                 param_hint="'-o' / '--output'")
+    fmt_name = _resolve_format(fmt, output, single)
+    return missing + plan_outputs(sources, output=output, fmt=fmt_name, label=label,
+                                  single_file=single), single
+
+
+def _headline(n_files: int, s: dict[str, object], *, auto_tile: bool) -> str:
+    deg = "" if s["degradation"] == "bi" else f" {str(s['degradation']).upper()}"
+    return (f"srcli upscale: {n_files} file(s), model {s['model']} x{s['scale']}{deg}"
+            f"{' +ensemble' if s['ensemble'] else ''}, {s['device']} {s['precision']}, "
+            f"tile {s['tile'] or 'whole image'}{' (auto)' if auto_tile else ''}, "
+            f"{s['threads']} thread(s)")
+
+
 def upscale(
     inputs: Annotated[list[str], typer.Argument(
         help="Image files, folders or glob patterns (quote globs to let srcli expand them).",
@@ -271,7 +294,6 @@ def upscale(
     ] = False,
 ) -> None:
     """Upscale images with a super-resolution model (tiled, on any device)."""
-    from srcli.inference.batch import expand_inputs, plan_outputs
     from srcli.inference.engine import EngineOptions, Upscaler
     from srcli.models.pretrained import load_model
 
@@ -279,15 +301,8 @@ def upscale(
         scale = 4 if degradation is Degradation.bi else 3
     if outscale is not None and not 0 < outscale <= 64:
         raise typer.BadParameter("must be in (0, 64]", param_hint="'--outscale'")
-    sources, missing = expand_inputs(inputs, recursive=recursive)
-    single = len(inputs) == 1 and len(sources) == 1 and sources[0].root is None
-    if output is not None and not single and output.exists() and not output.is_dir():
-        raise typer.BadParameter(f"{output} is a file; several inputs need an output folder",
-                                 param_hint="'-o' / '--output'")
-    fmt_name = _resolve_format(fmt.value, output, single)
     label = f"{outscale:g}" if outscale else str(scale)
-    jobs = missing + plan_outputs(sources, output=output, fmt=fmt_name, label=label,
-                                  single_file=single)
+    jobs, single = _plan(inputs, output, fmt.value, label, recursive=recursive)
 
     try:
         net = load_model(model, scale, weights, degradation=degradation.value)
@@ -304,11 +319,7 @@ def upscale(
         "tile": upscaler.tile, "tile_overlap": upscaler.overlap, "threads": upscaler.threads,
     }
     if not quiet:
-        deg = "" if degradation is Degradation.bi else f" {degradation.value.upper()}"
-        err.print(f"srcli upscale: {len(jobs)} file(s), model {model} x{scale}{deg}"
-                  f"{' +ensemble' if upscaler.ensemble else ''}, {settings['device']} "
-                  f"{settings['precision']}, tile {upscaler.tile or 'whole image'}"
-                  f"{' (auto)' if tile == 'auto' else ''}, {upscaler.threads} thread(s)",
+        err.print(_headline(len(jobs), settings, auto_tile=tile == "auto"),
                   highlight=False, soft_wrap=True)
 
     start = time.perf_counter()
