@@ -18,6 +18,7 @@ from srcli.cli.console import count_progress, err
 from srcli.cli.options import Degradation, check_device
 from srcli.data.names import KNOWN
 from srcli.errors import WeightsError
+from srcli.runtime import keep_freed_memory
 
 if TYPE_CHECKING:  # torch, OpenCV and the models load only when the command runs
     from rich.table import Table
@@ -162,6 +163,7 @@ def bench(
         "--seed", help="Seed of the dn noise (fixed, so every run sees the same inputs).")] = 0,
 ) -> None:
     """Benchmark models on standard test sets (PSNR/SSIM as published in SR papers)."""
+    keep_freed_memory()
     from srcli.bench import BenchOptions, evaluate
 
     scales = list(dict.fromkeys(scale or ([4] if degradation is Degradation.bi else [3])))

@@ -12,6 +12,7 @@ import typer
 
 from srcli.cli.console import err, out
 from srcli.errors import ConfigError
+from srcli.runtime import keep_freed_memory
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -131,6 +132,7 @@ def train_cmd(
     from srcli.train.config import TrainConfig
     from srcli.train.loop import train
 
+    keep_freed_memory()
     folders = [str(d) for d in data or []] or [p for p in os.environ.get(
         "SRCLI_TRAIN_DATA", "").split(os.pathsep) if p]
     cfg = TrainConfig(

@@ -23,6 +23,7 @@ from srcli.cli.options import Degradation, check_device
 from srcli.errors import ConfigError, SrcliError
 from srcli.imaging.limits import DEFAULT_MAX_PIXELS
 from srcli.inference.defaults import DEFAULT_OVERLAP
+from srcli.runtime import keep_freed_memory
 
 if TYPE_CHECKING:  # the heavy modules (torch, OpenCV) load only when a command runs
     import torch
@@ -294,6 +295,7 @@ def upscale(
     ] = False,
 ) -> None:
     """Upscale images with a super-resolution model (tiled, on any device)."""
+    keep_freed_memory()
     from srcli.inference.engine import EngineOptions, Upscaler
     from srcli.models.pretrained import load_model
 
