@@ -131,6 +131,22 @@ def test_resume_takes_horizon_and_layout_from_command_line_recipe_from_checkpoin
     assert sorted(_losses(run)) == [1, 2, 3, 4, 5, 6]
 
 
+def test_ema_of_an_init_from_run_starts_from_the_loaded_weights(tmp_path: Path) -> None:
+    from srcli.train.loop import NullReporter, build_state
+
+    cfg = TrainConfig(model="dan", scale=2, model_config=dict(
+        n_feats=8, n_blocks=2, distance=1, reduction=4, image_skip="bicubic"), ema=0.999)
+    donor = create_model("dan", 2, **cfg.model_config)
+    for t in donor.parameters():
+        torch.nn.init.normal_(t)
+    torch.save(donor.state_dict(), tmp_path / "donor.pt")
+    cfg.init_from = str(tmp_path / "donor.pt")
+    state = build_state(cfg, torch.device("cpu"), None, NullReporter())
+    assert state.ema is not None
+    for k, v in donor.state_dict().items():
+        assert torch.equal(state.ema[k], v), k  # not the random init the model started with
+
+
 def test_train_rejects_bad_degradation_in_one_line(small_data: Path, tmp_path: Path) -> None:
     res = subprocess.run(_cmd(small_data, tmp_path / "r", 2, "--degradation", "bd"),
                          env=_env(), capture_output=True, text=True)

@@ -181,13 +181,12 @@ def build_state(cfg: TrainConfig, device: torch.device, resume_from: Path | None
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.adam_betas),
                            eps=cfg.adam_eps)
-    ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema else None
-    state = TrainState(model, opt, ema)
+    state = TrainState(model, opt, None)
     if resume_from is not None:
         ck = load_checkpoint(resume_from)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
-        if ema is not None and ck.get("ema") is not None:
+        if cfg.ema and ck.get("ema") is not None:
             state.ema = {k: v.to(device) for k, v in ck["ema"].items()}
         state.iteration, state.best_psnr = ck["iteration"], ck.get("best_psnr", -math.inf)
         state.history = list(ck.get("history", []))
@@ -196,6 +195,8 @@ def build_state(cfg: TrainConfig, device: torch.device, resume_from: Path | None
     elif cfg.init_from:
         report = init_from(model, cfg.init_from)
         reporter.event("init_from", {"path": cfg.init_from, **report})
+    if cfg.ema and state.ema is None:  # after init_from: the average starts from those weights
+        state.ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     return state
 
 
