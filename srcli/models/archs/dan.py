@@ -78,7 +78,9 @@ class DAB(nn.Module):
         local = y
         if self.gca is not None:
             y = self.gca(y, y if x_m is None else x_m)
-        return x + y * self.res_scale, local
+        if self.res_scale != 1.0:  # skipped at 1.0: a full-size multiply, forward and back
+            y = y * self.res_scale
+        return x + y, local
 
 
 class DAN(nn.Module):
