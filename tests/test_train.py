@@ -147,6 +147,26 @@ def test_ema_of_an_init_from_run_starts_from_the_loaded_weights(tmp_path: Path) 
         assert torch.equal(state.ema[k], v), k  # not the random init the model started with
 
 
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_init_grow_widens_dan_without_changing_its_output(scale: int, tmp_path: Path) -> None:
+    from srcli.train.loop import init_from
+
+    narrow_cfg = dict(n_feats=8, n_blocks=3, distance=1, reduction=4, image_skip="bicubic")
+    torch.manual_seed(0)
+    narrow = create_model("dan", scale, **narrow_cfg).eval()
+    for t in narrow.parameters():  # trained-looking weights: the zero-init tail is not zero
+        torch.nn.init.normal_(t, std=0.2)
+    torch.save(narrow.state_dict(), tmp_path / "narrow.pt")
+    wide = create_model("dan", scale, **{**narrow_cfg, "n_feats": 12}).eval()
+    report = init_from(wide, str(tmp_path / "narrow.pt"), grow=True)
+    assert report["skipped"] == [] and report["unused"] == []
+    x = torch.rand(2, 3, 20, 20)
+    with torch.no_grad():
+        assert torch.allclose(wide(x), narrow(x), atol=1e-5)
+    # ...and the new channels are live: training can use them.
+    assert wide.head.weight[8:].abs().sum() > 0
+
+
 def test_train_rejects_bad_degradation_in_one_line(small_data: Path, tmp_path: Path) -> None:
     res = subprocess.run(_cmd(small_data, tmp_path / "r", 2, "--degradation", "bd"),
                          env=_env(), capture_output=True, text=True)

@@ -119,6 +119,9 @@ def train_cmd(
                                                "or 'auto'.")] = None,
     init_from: Annotated[str, typer.Option(help="Initialise matching tensors from weights "
                                            "or a checkpoint (transfer learning).")] = "",
+    init_grow: Annotated[bool, typer.Option(help="With --init-from a narrower model of the same "
+                                            "architecture: embed its weights so the wider "
+                                            "model starts as the same function.")] = False,
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int, typer.Option(help="torch intra-op threads (0 = default).")] = 0,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps")] = "auto",
@@ -142,7 +145,7 @@ def train_cmd(
         warmup_iters=warmup, ema=ema, val=val, val_every=val_every, val_limit=val_limit,
         ckpt_every=ckpt_every, keep_ckpts=keep, log_every=log_every, out=str(out_dir),
         seed=seed, threads=threads, device=device, amp=amp, channels_last=channels_last,
-        init_from=init_from)
+        init_from=init_from, init_grow=init_grow)
     reporter = RichReporter(quiet)
     try:
         summary = train(cfg, resume=resume, reporter=reporter)

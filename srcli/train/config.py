@@ -44,6 +44,7 @@ class TrainConfig:
     amp: str = "none"  # none | bf16 | fp16 (CUDA only)
     channels_last: bool = False
     init_from: str = ""
+    init_grow: bool = False  # embed a narrower model's weights (see loop.grown)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

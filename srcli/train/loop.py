@@ -124,16 +124,44 @@ class TrainState:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def init_from(model: nn.Module, path: str) -> dict[str, list[str]]:
-    """Copy every tensor of `path` whose name and shape match; report the rest."""
+def init_from(model: nn.Module, path: str, grow: bool = False) -> dict[str, list[str]]:
+    """Copy every tensor of `path` whose name and shape match; report the rest.
+
+    `grow`: a tensor smaller than the model's (a narrower model of the same architecture) is
+    embedded by `grown`, so the wider model starts as the same function.
+    """
     from srcli.weights.checkpoint import read_state_dict  # safetensors or tensor-only pickle
 
     src = read_state_dict(path)  # also unwraps a training checkpoint's {"model": ...}
     own = model.state_dict()
     loaded = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+    if grow:
+        for k in set(src).intersection(own).difference(loaded):
+            if (t := grown(own[k], src[k])) is not None:
+                loaded[k] = t
     model.load_state_dict(loaded, strict=False)
     return {"loaded": sorted(loaded), "skipped": sorted(set(own) - set(loaded)),
             "unused": sorted(set(src) - set(loaded))}
+
+
+def grown(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor | None:
+    """`old` embedded in the leading corner of `new` (None if it does not fit).
+
+    Conv weights are (out, in, k, k): the old block is copied, the old outputs get zero
+    weights from the new inputs, and the new outputs keep their fresh random weights. New
+    channels so never reach an old one, and every layer mixing channels is a conv here, so
+    the widened net computes what the narrow one did (pixel shuffle keeps channel c's
+    sub-pixels at c*r*r..c*r*r+r*r-1, inside the old block for old c) until training uses
+    the new channels.
+    """
+    if new.dim() != old.dim() or new.shape[2:] != old.shape[2:] or \
+            any(o > n for o, n in zip(old.shape, new.shape, strict=True)):
+        return None
+    out = new.detach().clone()
+    if out.dim() >= 2:
+        out[:old.shape[0], old.shape[1]:] = 0
+    out[tuple(slice(0, s) for s in old.shape)] = old
+    return out
 
 
 def _update_ema(ema: dict[str, torch.Tensor], model: nn.Module, decay: float) -> None:
@@ -193,7 +221,7 @@ def build_state(cfg: TrainConfig, device: torch.device, resume_from: Path | None
         set_rng_state(ck["rng"])
         reporter.event("resume", {"checkpoint": str(resume_from), "iteration": state.iteration})
     elif cfg.init_from:
-        report = init_from(model, cfg.init_from)
+        report = init_from(model, cfg.init_from, grow=cfg.init_grow)
         reporter.event("init_from", {"path": cfg.init_from, **report})
     if cfg.ema and state.ema is None:  # after init_from: the average starts from those weights
         state.ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
