@@ -63,3 +63,14 @@ def test_readme_bd_dn_table_shows_the_bundled_weights_figures() -> None:
             psnr_shown, ssim_shown = (s.strip() for s in cell.split("/"))
             assert _close(psnr_shown, want[dataset][0], 2), (deg, label, dataset)
             assert _close(ssim_shown, want[dataset][1], 4), (deg, label, dataset)
+
+
+def test_readme_models_list_snapshot_shows_the_bundled_set5_figures() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    snapshot = readme.split("$ srcli models list\n")[1].split("```")[0]
+    shown = re.findall(r"x(\d) (\d+\.\d\d)\s*$", snapshot, flags=re.M)
+    want = [(str(scale), deg) for deg, scales in (("bi", (2, 3, 4)), ("bd", (3,)), ("dn", (3,)))
+            for scale in scales]
+    assert [s for s, _ in shown] == [s for s, _ in want]
+    for (scale, psnr), (_, deg) in zip(shown, want, strict=True):
+        assert _close(psnr, _manifest_quality(int(scale), deg, False)["Set5"][0], 2), scale
