@@ -97,9 +97,9 @@ def main() -> None:
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), dpi=100,
                              squeeze=False)
     for ax, run in zip(axes.flat, panels, strict=False):
-        tops = []
+        tops, offset = [], 0
         for k, part in enumerate(_chain(run, cycles)):
-            offset = cycles[part][1] if cycles[part] else 0
+            offset += cycles[part][1] if cycles[part] else 0  # iterations before this cycle
             tops.append(_draw(ax, part, offset, k))
         top = max(tops)
         ax.set_ylim(top - 1.5, top + 0.1)  # the early EMA values would squash the rest
