@@ -28,11 +28,16 @@ sys.path.insert(0, str(ROOT))
 from srcli.weights.manifest import load_manifest  # noqa: E402
 
 SETS = ("Set5", "Set14", "BSD100")
-NOTES = "CPU-trained small DAN (32 channels, 8 DABs); see docs/training.md"
 
 
 def _srcli(*args: str) -> list[str]:
     return [sys.executable, "-m", "srcli", *args]
+
+
+def _notes(cfg: dict) -> str:
+    mc = cfg.get("model_config", {})
+    return (f"CPU-trained small DAN ({mc.get('n_feats', 128)} channels, "
+            f"{mc.get('n_blocks', 30)} DABs); see docs/training.md")
 
 
 def _export(ckpt: Path, out_dir: Path, ema: bool) -> tuple[Path, int, str]:
@@ -107,7 +112,9 @@ def main() -> None:
         print("not bundled" + ("" if args.compare_only else ": a set got worse (--force)"))
         return
     subprocess.run([sys.executable, str(ROOT / "scripts/add_bundled_weights.py"), str(weights),
-                    "--quality", str(args.work / "quality.json"), "--notes", NOTES],
+                    "--quality", str(args.work / "quality.json"), "--notes", _notes(
+                        torch.load(args.checkpoint, map_location="cpu",
+                                   weights_only=True)["config"])],
                    check=True, cwd=ROOT)
 
 
