@@ -120,8 +120,8 @@ def train_cmd(
     init_from: Annotated[str, typer.Option(help="Initialise matching tensors from weights "
                                            "or a checkpoint (transfer learning).")] = "",
     init_grow: Annotated[bool, typer.Option(help="With --init-from a narrower model of the same "
-                                            "architecture: embed its weights so the wider "
-                                            "model starts as the same function.")] = False,
+                                            "architecture: embed its weights (for DAN the wider "
+                                            "model then computes the same function).")] = False,
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int, typer.Option(help="torch intra-op threads (0 = default).")] = 0,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps")] = "auto",
