@@ -40,8 +40,7 @@ def _notes(cfg: dict) -> str:
             f"{mc.get('n_blocks', 30)} DABs); see docs/training.md")
 
 
-def _export(ckpt: Path, out_dir: Path, ema: bool) -> tuple[Path, int, str]:
-    cfg = torch.load(ckpt, map_location="cpu", weights_only=True)["config"]
+def _export(ckpt: Path, cfg: dict, out_dir: Path, ema: bool) -> tuple[Path, int, str]:
     scale, deg = int(cfg["scale"]), cfg.get("degradation", "bi")
     out = out_dir / f"dan_x{scale}{'' if deg == 'bi' else '_' + deg}.safetensors"
     flags = [] if ema else ["--no-ema"]
@@ -103,7 +102,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/srcli-ship"))
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    weights, scale, deg = _export(args.checkpoint.resolve(), args.work, not args.no_ema)
+    cfg = torch.load(args.checkpoint, map_location="cpu", weights_only=True)["config"]
+    weights, scale, deg = _export(args.checkpoint.resolve(), cfg, args.work, not args.no_ema)
     rows = _bench(weights, scale, deg, args.work)
     (args.work / "quality.json").write_text(json.dumps(rows, indent=1))
     better = _compare(rows, scale, deg)
@@ -112,9 +112,7 @@ def main() -> None:
         print("not bundled" + ("" if args.compare_only else ": a set got worse (--force)"))
         return
     subprocess.run([sys.executable, str(ROOT / "scripts/add_bundled_weights.py"), str(weights),
-                    "--quality", str(args.work / "quality.json"), "--notes", _notes(
-                        torch.load(args.checkpoint, map_location="cpu",
-                                   weights_only=True)["config"])],
+                    "--quality", str(args.work / "quality.json"), "--notes", _notes(cfg)],
                    check=True, cwd=ROOT)
 
 
