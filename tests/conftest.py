@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -47,3 +50,17 @@ def compat_dir() -> Path:
     if not COMPAT.is_dir():
         pytest.skip(f"compat kit not found at {COMPAT}")
     return COMPAT
+
+
+def _load_script(name: str) -> ModuleType:
+    """scripts/NAME.py as a module (scripts/ is not a package, so load it by path)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def load_script() -> Callable[[str], ModuleType]:
+    return _load_script

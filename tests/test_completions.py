@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -15,18 +15,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _generator() -> ModuleType:  # scripts/ is not a package: load the script by path
-    spec = importlib.util.spec_from_file_location("gen_completions",
-                                                  REPO / "scripts" / "gen_completions.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
-def test_completion_scripts_are_up_to_date(shell: str) -> None:
-    gen = _generator()
+def test_completion_scripts_are_up_to_date(
+        shell: str, load_script: Callable[[str], ModuleType]) -> None:
+    gen = load_script("gen_completions")
     path = gen.OUT_DIR / gen.FILES[shell]
     assert path.is_file(), f"missing {path}; run python scripts/gen_completions.py"
     assert path.read_text() == gen.completion_script(shell), (
