@@ -25,6 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from srcli.models.archs.dan import DANConfig  # noqa: E402
 from srcli.weights.manifest import load_manifest  # noqa: E402
 
 SETS = ("Set5", "Set14", "BSD100")
@@ -35,9 +36,9 @@ def _srcli(*args: str) -> list[str]:
 
 
 def _notes(cfg: dict) -> str:
-    mc = cfg.get("model_config", {})
-    return (f"CPU-trained small DAN ({mc.get('n_feats', 128)} channels, "
-            f"{mc.get('n_blocks', 30)} DABs); see docs/training.md")
+    mc = {**vars(DANConfig()), **cfg.get("model_config", {})}  # unset fields: DAN's defaults
+    return (f"CPU-trained small DAN ({mc['n_feats']} channels, "
+            f"{mc['n_blocks']} DABs); see docs/training.md")
 
 
 def _export(ckpt: Path, cfg: dict, out_dir: Path, ema: bool) -> tuple[Path, int, str]:
