@@ -175,6 +175,28 @@ def test_train_rejects_bad_degradation_in_one_line(small_data: Path, tmp_path: P
         "error: BD and DN degradations are defined for scale 3 only"]
 
 
+def test_l2_loss_scores_the_same_first_batch_by_its_mean_squared_error(
+        small_data: Path, tmp_path: Path) -> None:
+    # Same seed -> same first batch and weights, so the two first-step losses are the mean
+    # absolute and the mean squared error of one residual r in [0, 1]: mean(r)² <= mean(r²)
+    # (Jensen) and r² <= |r|.
+    first = {}
+    for loss in ("l1", "l2"):
+        run = tmp_path / loss
+        subprocess.run(_cmd(small_data, run, 1, "--loss", loss), env=_env(), check=True,
+                       capture_output=True)
+        first[loss] = _losses(run)[1]
+        assert json.loads((run / "config.json").read_text())["loss"] == loss
+    assert first["l1"] ** 2 <= first["l2"] < first["l1"]
+
+
+def test_train_rejects_an_unknown_loss_in_one_line(small_data: Path, tmp_path: Path) -> None:
+    res = subprocess.run(_cmd(small_data, tmp_path / "r", 2, "--loss", "huber"),
+                         env=_env(), capture_output=True, text=True)
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == ["error: --loss must be l1 or l2, not 'huber'"]
+
+
 @pytest.mark.slow
 def test_torchrun_two_cpu_processes_keep_identical_replicas(small_data: Path,
                                                              tmp_path: Path) -> None:

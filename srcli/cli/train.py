@@ -108,6 +108,8 @@ def train_cmd(
     decay_epochs: Annotated[int, typer.Option(help="Step schedule period.")] = 200,
     warmup: Annotated[int, typer.Option(help="Linear warm-up iterations.")] = 0,
     ema: Annotated[float, typer.Option(help="Weight EMA decay (0 = off).")] = 0.0,
+    loss: Annotated[str, typer.Option(help="l1 (papers) | l2 (MSE, for a last fine-tuning "
+                                      "stage: PSNR measures MSE).")] = "l1",
     val: Annotated[str, typer.Option(help="Validation set name or folder ('' = none).")] = "set5",
     val_every: Annotated[int, typer.Option(help="Validate every K iterations.")] = 1000,
     val_limit: Annotated[int, typer.Option(help="Validate on the first N images.")] = 0,
@@ -142,7 +144,8 @@ def train_cmd(
         model=model, scale=scale, model_config=_parse_model_config(set_ or []), data=folders,
         degradation=degradation.lower(), patch=patch, batch=batch, iters=iters, lr=lr,
         lr_schedule=lr_schedule, epoch_iters=epoch_iters, decay_epochs=decay_epochs,
-        warmup_iters=warmup, ema=ema, val=val, val_every=val_every, val_limit=val_limit,
+        warmup_iters=warmup, ema=ema, loss=loss.lower(), val=val, val_every=val_every,
+        val_limit=val_limit,
         ckpt_every=ckpt_every, keep_ckpts=keep, log_every=log_every, out=str(out_dir),
         seed=seed, threads=threads, device=device, amp=amp, channels_last=channels_last,
         init_from=init_from, init_grow=init_grow)

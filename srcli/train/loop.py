@@ -233,7 +233,13 @@ def build_state(cfg: TrainConfig, device: torch.device, resume_from: Path | None
 RUNTIME_FIELDS = ("iters", "threads", "device", "channels_last", "out")
 
 
+#: Pixel losses by --loss name.
+LOSSES = {"l1": F.l1_loss, "l2": F.mse_loss}
+
+
 def _check(cfg: TrainConfig) -> None:
+    if cfg.loss not in LOSSES:
+        raise ConfigError(f"--loss must be {' or '.join(LOSSES)}, not {cfg.loss!r}")
     if cfg.degradation not in ("bi", "bd", "dn"):
         raise ConfigError(f"--degradation must be bi, bd or dn, not {cfg.degradation!r}")
     if cfg.degradation in ("bd", "dn") and cfg.scale != 3:
@@ -358,7 +364,7 @@ def _step(cfg: TrainConfig, state: TrainState, model: nn.Module, lr_b: torch.Ten
     if cfg.channels_last:
         lr_b = lr_b.contiguous(memory_format=torch.channels_last)
     with autocast():
-        loss = F.l1_loss(model(lr_b), hr_b)
+        loss = LOSSES[cfg.loss](model(lr_b), hr_b)
     state.optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()
