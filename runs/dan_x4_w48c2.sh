@@ -10,7 +10,7 @@ export SRCLI_DATA=../shared/datasets/benchmark OMP_NUM_THREADS=1
 exec python -m srcli train --model dan --scale 4 \
   --set n_feats=48 --set n_blocks=8 --set distance=3 --set reduction=8 --set image_skip=bicubic \
   --data ../shared/datasets/train --patch 48 --batch 8 \
-  --iters 3000 --lr 2e-4 --lr-schedule cosine --warmup 200 --ema 0.999 \
+  --iters 2000 --lr 2e-4 --lr-schedule cosine --warmup 200 --ema 0.999 \
   --val set5 --val-every 500 --ckpt-every 500 --keep 2 --log-every 100 \
   --threads 1 --channels-last --seed 9 --out runs/dan_x4_w48c2 --resume auto \
   --init-from runs/dan_x4_w48/ckpt_00004500.pt
