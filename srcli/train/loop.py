@@ -24,7 +24,7 @@ from torch import nn
 
 from srcli.data.patches import Prefetcher, build_patch_set, find_images, load_rgb
 from srcli.errors import ConfigError
-from srcli.imaging.degrade import degrade
+from srcli.imaging.degrade import DEGRADATIONS, degrade
 from srcli.metrics import psnr
 from srcli.models import count_parameters, create_model
 from srcli.train.checkpoint import (
@@ -240,7 +240,7 @@ LOSSES = {"l1": F.l1_loss, "l2": F.mse_loss}
 def _check(cfg: TrainConfig) -> None:
     if cfg.loss not in LOSSES:
         raise ConfigError(f"--loss must be {' or '.join(LOSSES)}, not {cfg.loss!r}")
-    if cfg.degradation not in ("bi", "bd", "dn"):
+    if cfg.degradation not in DEGRADATIONS:
         raise ConfigError(f"--degradation must be bi, bd or dn, not {cfg.degradation!r}")
     if cfg.degradation in ("bd", "dn") and cfg.scale != 3:
         raise ConfigError("BD and DN degradations are defined for scale 3 only")
