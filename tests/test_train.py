@@ -167,6 +167,29 @@ def test_init_grow_widens_dan_without_changing_its_output(scale: int, tmp_path: 
     assert wide.head.weight[8:].abs().sum() > 0
 
 
+def test_init_grow_deepens_dan_with_identity_blocks(tmp_path: Path) -> None:
+    from srcli.train.loop import init_from
+
+    shallow_cfg = dict(n_feats=8, n_blocks=3, distance=2, reduction=4, image_skip="bicubic")
+    torch.manual_seed(0)
+    shallow = create_model("dan", 3, **shallow_cfg).eval()
+    for t in shallow.parameters():
+        torch.nn.init.normal_(t, std=0.2)
+    torch.save(shallow.state_dict(), tmp_path / "shallow.pt")
+    deep = create_model("dan", 3, **{**shallow_cfg, "n_blocks": 5, "n_feats": 12}).eval()
+    report = init_from(deep, str(tmp_path / "shallow.pt"), grow=True)
+    assert report["identity"] == ["blocks.3", "blocks.4"]
+    assert report["unused"] == [] and all(k.startswith(("blocks.3.", "blocks.4."))
+                                          for k in report["skipped"])
+    x = torch.rand(2, 3, 20, 20)
+    with torch.no_grad():
+        assert torch.allclose(deep(x), shallow(x), atol=1e-5)
+    # The new blocks are trainable from there: their last conv gets a gradient.
+    deep.train()
+    (deep(x) - 0.5).pow(2).mean().backward()
+    assert deep.blocks[4].body[-1].weight.grad.abs().sum() > 0
+
+
 def test_train_rejects_bad_degradation_in_one_line(small_data: Path, tmp_path: Path) -> None:
     res = subprocess.run(_cmd(small_data, tmp_path / "r", 2, "--degradation", "bd"),
                          env=_env(), capture_output=True, text=True)

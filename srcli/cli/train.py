@@ -65,8 +65,10 @@ class RichReporter:
             err.print(f"validation {rec['val']} at it {rec['iter']}: {rec['psnr']:.3f} dB{ema}")
         elif kind in ("checkpoint", "resume", "stopped", "init_from"):
             if kind == "init_from":
+                new = rec.get("identity")  # a deeper model: list its new blocks, not tensors
                 rec = {"path": rec["path"], "loaded": len(rec["loaded"]),
-                       "skipped": rec["skipped"], "unused": rec["unused"]}
+                       "skipped": len(rec["skipped"]) if new else rec["skipped"],
+                       "unused": rec["unused"], **({"identity": new} if new else {})}
             err.print(f"{kind}: " + ", ".join(f"{k}={v}" for k, v in rec.items()))
 
     def close(self) -> None:
@@ -121,9 +123,10 @@ def train_cmd(
                                                "or 'auto'.")] = None,
     init_from: Annotated[str, typer.Option(help="Initialise matching tensors from weights "
                                            "or a checkpoint (transfer learning).")] = "",
-    init_grow: Annotated[bool, typer.Option(help="With --init-from a narrower model of the same "
-                                            "architecture: embed its weights (for DAN the wider "
-                                            "model then computes the same function).")] = False,
+    init_grow: Annotated[bool, typer.Option(help="With --init-from a narrower or shallower "
+                                            "model of the same architecture: embed its weights "
+                                            "and start extra DABs as identities (the grown DAN "
+                                            "then computes the same function).")] = False,
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int, typer.Option(help="torch intra-op threads (0 = default).")] = 0,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps")] = "auto",

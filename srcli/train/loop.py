@@ -128,7 +128,9 @@ def init_from(model: nn.Module, path: str, grow: bool = False) -> dict[str, list
     """Copy every tensor of `path` whose name and shape match; report the rest.
 
     `grow`: a tensor smaller than the model's (a narrower model of the same architecture) is
-    embedded by `grown`, so the wider model starts as the same function.
+    embedded by `grown`, and a residual block none of whose tensors came from `path` (a
+    deeper model: DAN's extra DABs are appended after the parent's) starts as the identity
+    through its `zero_residual`; so the grown model starts as the same function.
     """
     from srcli.weights.checkpoint import read_state_dict  # safetensors or tensor-only pickle
 
@@ -140,8 +142,23 @@ def init_from(model: nn.Module, path: str, grow: bool = False) -> dict[str, list
             if (t := grown(own[k], src[k])) is not None:
                 loaded[k] = t
     model.load_state_dict(loaded, strict=False)
-    return {"loaded": sorted(loaded), "skipped": sorted(set(own) - set(loaded)),
-            "unused": sorted(set(src) - set(loaded))}
+    report = {"loaded": sorted(loaded), "skipped": sorted(set(own) - set(loaded)),
+              "unused": sorted(set(src) - set(loaded))}
+    if grow:
+        report["identity"] = _identity_blocks(model, set(loaded))
+    return report
+
+
+def _identity_blocks(model: nn.Module, loaded: set[str]) -> list[str]:
+    """Zero the residual of every block with `zero_residual` that got no tensor from the
+    parent; return their names."""
+    names = []
+    for name, module in model.named_modules():
+        zero = getattr(module, "zero_residual", None)
+        if callable(zero) and not any(f"{name}.{k}" in loaded for k in module.state_dict()):
+            zero()
+            names.append(name)
+    return names
 
 
 def grown(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor | None:

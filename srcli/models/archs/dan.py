@@ -70,6 +70,16 @@ class DAB(nn.Module):
         }[cfg.gca]()
         self.res_scale = cfg.res_scale
 
+    def zero_residual(self) -> None:
+        """Make the block an identity map: with the residual branch's last conv at zero, y = 0
+        and LEA/GCA only rescale it, so x + y = x. The conv's weight gradient is not zero
+        (ReLU(conv1 x) ≠ 0), so training still grows the block from there."""
+        last = self.body[-1]
+        assert isinstance(last, nn.Conv2d)
+        nn.init.zeros_(last.weight)
+        if last.bias is not None:
+            nn.init.zeros_(last.bias)
+
     def forward(self, x: Tensor, x_m: Tensor | None) -> tuple[Tensor, Tensor]:
         """Return (block output, ŷ_n kept for the block d later). x_m None means d = 0."""
         y = self.body(x)
