@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from srcli.errors import WeightsError
+from srcli.imaging.degrade import DEGRADATIONS  # the degradations bench and train know
 
 __all__ = ["BUNDLED_DIR", "PACKAGE_MANIFEST", "HubSource", "Manifest", "Quality",
            "WeightsEntry", "add_entries", "bundled_entry_from_sidecar", "check_manifest",
@@ -37,7 +38,6 @@ BUNDLED_DIR = PACKAGE_DIR / "bundled"
 REPO_MANIFEST = PACKAGE_DIR.parents[1] / "weights_manifest.json"
 SCHEMA_VERSION = 1
 FORMATS = ("srcli", "super-image")
-DEGRADATIONS = ("bi", "bd", "dn")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
