@@ -4,9 +4,11 @@ run. Each check is a fresh interpreter, since this test process has torch loaded
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,33 @@ def test_model_name_completion_uses_the_registry() -> None:
     names = stdout.split()
     assert "dan" in names and "dan+" in names, (stdout, stderr)
     assert all(n.startswith("da") for n in names), names
+
+
+
+def _wait_until_blocked_writing(pid: int) -> None:
+    # Linux names the kernel function a sleeping process waits in; a pipe writer waits in
+    # (anon_)pipe_write. Polling it, not a sleep, makes the next step deterministic.
+    for _ in range(3000):
+        if "pipe_write" in Path(f"/proc/{pid}/wchan").read_text():
+            return
+        time.sleep(0.02)
+    raise AssertionError("srcli never blocked writing its help")
+
+
+@pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs Linux /proc")
+def test_a_reader_that_leaves_early_is_not_reported_as_an_error() -> None:
+    # `srcli bench --help | head -1`: the reader leaves while srcli is still writing. That is
+    # the shell's normal business: click's quiet exit 1, no "error: [Errno 32] Broken pipe".
+    # A one-page pipe makes srcli block mid-help (~6 KB); the reader leaves at that moment.
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+    child = subprocess.Popen([sys.executable, "-m", "srcli", "bench", "--help"],
+                             stdout=write_end, stderr=subprocess.PIPE, text=True,
+                             env=_env(), cwd=REPO)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb", buffering=0) as reader:  # take 100 bytes, no more
+        assert reader.read(100)
+        _wait_until_blocked_writing(child.pid)
+    _, stderr = child.communicate(timeout=120)
+    assert stderr == ""
+    assert child.returncode == 1

@@ -35,6 +35,8 @@ class GuardedGroup(TyperGroup):
                 raise
             err.print(f"[bold red]error:[/bold red] {exc}", markup=True, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:  # `srcli ... | head`: click's main exits quietly on EPIPE
+            raise
         except OSError as exc:  # disk full, permission denied, ... are the user's to fix
             if state["debug"]:
                 raise
