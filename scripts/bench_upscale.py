@@ -109,7 +109,7 @@ def test_image(side: int) -> np.ndarray:
 
 
 def rss_child(args: argparse.Namespace) -> None:
-    """Run one CLI-equivalent upscale; the parent reads this process's peak RSS."""
+    """Run one CLI-equivalent upscale; print its peak RSS in bytes, then the tile."""
     from srcli.imaging.io import ImageData, read_image, write_image
     from srcli.inference.pipeline import upscale_image
 
@@ -121,7 +121,24 @@ def rss_child(args: argparse.Namespace) -> None:
         upscaler = Upscaler(model, EngineOptions(device="cpu", tile="auto",
                                                  threads=args.threads))
         write_image(dst, upscale_image(read_image(src), upscaler))
-        print(f"tile {upscaler.tile}", flush=True)
+    print(f"{own_peak_rss()} tile {upscaler.tile}", flush=True)
+
+
+def own_peak_rss() -> int:
+    """This process's peak RSS in bytes, counted from its own exec.
+
+    Not getrusage: on Linux a child's ru_maxrss (RUSAGE_SELF and the parent's RUSAGE_CHILDREN
+    alike) starts at the parent's high-water mark, because exec folds the forked parent
+    image's peak into it, so a parent that had just run the timings reported its own peak.
+    VmHWM belongs to the address space exec created.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # macOS: bytes
+    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def measure_rss(args: argparse.Namespace) -> tuple[float, str]:
@@ -131,8 +148,8 @@ def measure_rss(args: argparse.Namespace) -> tuple[float, str]:
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: KiB
-    return peak_kb / 1024**2, done.stdout.strip()
+    peak_bytes, info = done.stdout.strip().splitlines()[-1].split(" ", 1)
+    return int(peak_bytes) / 1024**3, info
 
 
 def main() -> None:
