@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from srcli.errors import UnknownModelError
 from srcli.models import create_model, get_spec, list_models
 from srcli.models.super_image import load_weights_strict
 
@@ -112,3 +113,24 @@ def test_safetensors_round_trip(name: str, tmp_path: Path) -> None:
         assert torch.equal(src(x), dst(x))
     for key, value in dst.state_dict().items():
         assert torch.equal(value, src.state_dict()[key]), key
+
+
+def test_model_names_accept_underscores_and_any_case() -> None:
+    assert get_spec("RCAN_BAM") is get_spec("rcan-bam")
+
+
+@pytest.mark.parametrize(("typed", "hint"), [
+    ("bam", "BAM is an attention layer added to a host network: awsrn-bam, carn-bam"),
+    ("edrs", "(did you mean 'edsr'?)"),
+    ("imdnbam", "(did you mean 'imdn-bam'?)"),
+])
+def test_unknown_model_names_the_likely_intent(typed: str, hint: str) -> None:
+    with pytest.raises(UnknownModelError) as caught:
+        get_spec(typed)
+    message = str(caught.value)
+    assert hint in message and "\n" not in message and message.endswith("rcan, rcan-bam")
+
+
+def test_unknown_model_without_a_near_name_lists_only_the_known() -> None:
+    with pytest.raises(UnknownModelError, match=r"^unknown model 'esrgan'; known models: a2n"):
+        get_spec("esrgan")

@@ -8,6 +8,7 @@ folders, so what exists is visible in one import list.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,11 +71,23 @@ def list_models() -> list[str]:
 
 def get_spec(name: str) -> ModelSpec:
     _ensure_loaded()
-    key = name.lower()
+    key = name.lower().replace("_", "-")  # rcan_bam is a typo for rcan-bam, not a new name
     if key not in _REGISTRY:
-        known = ", ".join(sorted(_REGISTRY))
-        raise UnknownModelError(f"unknown model {name!r}; known models: {known}")
+        raise UnknownModelError(_unknown_model_message(name))
     return _REGISTRY[key]
+
+
+def _unknown_model_message(name: str) -> str:
+    """One line: the likely intent first, then every known name."""
+    key, names = name.lower().replace("_", "-"), sorted(_REGISTRY)
+    if key == "bam":
+        # BAM is a layer, not a network: users who read the paper's title type it alone.
+        hosts = ", ".join(n for n in names if n.endswith("-bam"))
+        hint = f"; BAM is an attention layer added to a host network: {hosts}"
+    else:
+        close = difflib.get_close_matches(key, names, n=2, cutoff=0.75)
+        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+    return f"unknown model {name!r}{hint}; known models: {', '.join(names)}"
 
 
 def make_config(name: str, scale: int, **overrides: Any) -> Any:
