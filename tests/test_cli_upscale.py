@@ -88,6 +88,16 @@ def test_batch_skips_existing_and_ignores_its_own_outputs(images: Path) -> None:
     assert code == 0 and summary["skipped"] == 3 and len(summary["files"]) == 3
 
 
+def test_a_pattern_ignores_its_own_outputs_too(images: Path) -> None:
+    assert run(str(images), "--model", "bicubic", "-q")[0] == 0
+    code, stdout, _ = run(str(images / "*.png"), "--model", "bicubic", "--json", "-q")
+    inputs = sorted(Path(f["input"]).name for f in json.loads(stdout)["files"])
+    assert code == 0 and inputs == ["img_003.png", "img_004.png", "img_006.png"]
+    # A result named directly is still an input: only expansions filter.
+    assert run(str(images / "img_004_x4.png"), "--model", "bicubic", "-q")[0] == 0
+    assert (images / "img_004_x4_x4.png").is_file()
+
+
 def test_recursive_folders_are_mirrored(images: Path, tmp_path: Path) -> None:
     sub = images / "sub"
     sub.mkdir()

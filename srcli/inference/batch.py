@@ -1,6 +1,7 @@
 """Which files a batch reads and where each result goes; no pixels involved.
 
-Inputs are files, folders (top level, or every level with `recursive`) and glob patterns.
+Inputs are files, folders (top level, or every level with `recursive`) and glob patterns;
+folders and patterns skip an earlier run's outputs found beside their inputs.
 Outputs default to `{stem}_x{scale}.{ext}` beside the input, or under an output folder
 (mirroring sub-folders of a recursive folder input). A planned output that would replace an
 input, or that two inputs would both write, is refused per file, never silently.
@@ -41,8 +42,12 @@ def _is_image_name(path: Path) -> bool:
 
 def _folder_images(folder: Path, recursive: bool) -> list[Path]:
     found = folder.rglob("*") if recursive else folder.iterdir()
-    files = sorted(p for p in found if p.is_file() and _is_image_name(p))
-    # Results of an earlier run beside their inputs (a.png + a_x4.png) are not new inputs.
+    return _without_earlier_outputs(sorted(p for p in found if p.is_file() and _is_image_name(p)))
+
+
+def _without_earlier_outputs(files: list[Path]) -> list[Path]:
+    """Drop results of an earlier run found beside their inputs (a.png + a_x4.png): a folder
+    or a pattern srcli expands should not upscale its own outputs again on a second run."""
     stems = {(p.parent, p.stem) for p in files}
     return [p for p in files if not ((m := _OUTPUT_STEM.match(p.stem))
                                      and (p.parent, m["stem"]) in stems)]
@@ -78,7 +83,8 @@ def expand_inputs(specs: Sequence[str], *, recursive: bool = False
                 failed.append(Job(path, None, "no such file or directory"))
         else:
             matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(spec), recursive=True))
-            files = [m for m in matches if m.is_file() and _is_image_name(m)]
+            files = _without_earlier_outputs(
+                [m for m in matches if m.is_file() and _is_image_name(m)])
             if not files:
                 failed.append(Job(path, None, "no image files match this pattern"))
             for p in files:
