@@ -73,13 +73,13 @@ def get_spec(name: str) -> ModelSpec:
     _ensure_loaded()
     key = name.lower().replace("_", "-")  # rcan_bam is a typo for rcan-bam, not a new name
     if key not in _REGISTRY:
-        raise UnknownModelError(_unknown_model_message(name))
+        raise UnknownModelError(_unknown_model_message(name, key))
     return _REGISTRY[key]
 
 
-def _unknown_model_message(name: str) -> str:
-    """One line: the likely intent first, then every known name."""
-    key, names = name.lower().replace("_", "-"), sorted(_REGISTRY)
+def _unknown_model_message(name: str, key: str) -> str:
+    """One line: the likely intent first, then every known name (`key`: `name` normalised)."""
+    names = sorted(_REGISTRY)
     if key == "bam":
         # BAM is a layer, not a network: users who read the paper's title type it alone.
         hosts = ", ".join(n for n in names if n.endswith("-bam"))
