@@ -11,11 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import BENCHMARK, TRAIN_DATA
 from safetensors.torch import load_file
 
+from srcli.data.patches import build_patch_set, load_rgb
+from srcli.imaging.degrade import degrade
+from srcli.imaging.resize import imresize
 from srcli.models import create_model
 from srcli.train.config import TrainConfig
 from srcli.train.schedule import lr_at
@@ -196,6 +200,34 @@ def test_train_rejects_bad_degradation_in_one_line(small_data: Path, tmp_path: P
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [
         "error: BD and DN degradations are defined for scale 3 only"]
+
+
+def test_scale_aug_adds_each_image_downscaled_with_its_own_lr(small_data: Path) -> None:
+    plain = build_patch_set([small_data], 2, "bi", 16)
+    aug = build_patch_set([small_data], 2, "bi", 16, scale_aug=[0.5])
+    assert len(aug.hr) == 2 * len(plain.hr) and plain.skipped == aug.skipped == 0
+    for i, path in enumerate(sorted(small_data.glob("*.png"))):
+        assert np.array_equal(aug.hr[2 * i], plain.hr[i])
+        small = imresize(load_rgb(path), 0.5)  # MATLAB bicubic, as the bench's LR
+        lr = degrade(small, 2, "bi")
+        assert np.array_equal(aug.lr[2 * i + 1], lr)
+        assert np.array_equal(aug.hr[2 * i + 1], small[: lr.shape[0] * 2, : lr.shape[1] * 2])
+
+
+def test_scale_aug_is_recorded_and_bad_factors_are_one_line_errors(small_data: Path,
+                                                                  tmp_path: Path) -> None:
+    run = tmp_path / "ok"
+    res = subprocess.run(_cmd(small_data, run, 1, "--scale-aug", "0.9,0.5"), env=_env(),
+                         check=True, capture_output=True, text=True)
+    assert json.loads((run / "config.json").read_text())["scale_aug"] == [0.9, 0.5]
+    assert "12 images" in " ".join(res.stderr.split())  # 4 images, at 1.0, 0.9 and 0.5
+    for arg, msg in [("1.5", "--scale-aug factors must be in (0, 1), not 1.5"),
+                     ("0.9;0.8", "--scale-aug expects comma-separated factors such as "
+                                 "0.9,0.8, got '0.9;0.8'")]:
+        res = subprocess.run(_cmd(small_data, tmp_path / "bad", 1, "--scale-aug", arg),
+                             env=_env(), capture_output=True, text=True)
+        assert res.returncode == 1
+        assert res.stderr.strip().splitlines() == [f"error: {msg}"]
 
 
 def test_l2_loss_scores_the_same_first_batch_by_its_mean_squared_error(

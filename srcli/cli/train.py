@@ -90,6 +90,15 @@ def _parse_model_config(items: list[str]) -> dict[str, Any]:
     return cfg
 
 
+def _parse_factors(text: str) -> list[float]:
+    """`--scale-aug 0.9,0.8`: comma-separated floats; the range is checked by the data code."""
+    try:
+        return [float(t) for t in text.replace(" ", "").split(",") if t]
+    except ValueError:
+        raise ConfigError(f"--scale-aug expects comma-separated factors such as 0.9,0.8, "
+                          f"got {text!r}") from None
+
+
 @train_app.callback()
 def train_cmd(
     ctx: typer.Context,
@@ -101,6 +110,9 @@ def train_cmd(
                                              "(repeatable; default $SRCLI_TRAIN_DATA).")] = None,
     degradation: Annotated[str, typer.Option(help="bi | bd | dn")] = "bi",
     patch: Annotated[int, typer.Option(help="LR patch size (paper: 48 DAN, 64 BAM).")] = 48,
+    scale_aug: Annotated[str, typer.Option(help="Also train on the HR images downscaled by "
+                                           "these factors, e.g. 0.9,0.8,0.7,0.6 (VDSR's "
+                                           "scale augmentation; '' = off).")] = "",
     batch: Annotated[int, typer.Option(help="Patches per batch (per process).")] = 16,
     iters: Annotated[int, typer.Option(help="Total iterations.")] = 300_000,
     lr: Annotated[float, typer.Option(help="Initial learning rate.")] = 1e-4,
@@ -145,7 +157,8 @@ def train_cmd(
         "SRCLI_TRAIN_DATA", "").split(os.pathsep) if p]
     cfg = TrainConfig(
         model=model, scale=scale, model_config=_parse_model_config(set_ or []), data=folders,
-        degradation=degradation.lower(), patch=patch, batch=batch, iters=iters, lr=lr,
+        degradation=degradation.lower(), patch=patch, scale_aug=_parse_factors(scale_aug),
+        batch=batch, iters=iters, lr=lr,
         lr_schedule=lr_schedule, epoch_iters=epoch_iters, decay_epochs=decay_epochs,
         warmup_iters=warmup, ema=ema, loss=loss.lower(), val=val, val_every=val_every,
         val_limit=val_limit,

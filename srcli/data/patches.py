@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 from srcli.data.benchmark import IMAGE_SUFFIXES
 from srcli.errors import DataError
 from srcli.imaging.degrade import add_noise, degrade
+from srcli.imaging.resize import imresize
 
 
 def find_images(folders: Sequence[str | Path]) -> list[Path]:
@@ -53,22 +54,25 @@ class PatchSet:
 
 
 def build_patch_set(folders: Sequence[str | Path], scale: int, degradation: str,
-                    lr_patch: int) -> PatchSet:
+                    lr_patch: int, scale_aug: Sequence[float] = ()) -> PatchSet:
     """Decode every image once and make its LR with the bench's degradation code.
 
-    DN noise is *not* baked in here: it is drawn fresh for every patch (see `sample_batch`),
-    so LR for DN is the clean BI image at this stage.
+    `scale_aug` adds, per image, MATLAB-bicubic downscaled copies of the HR image (factors in
+    (0, 1), as VDSR's 0.9 ... 0.6): each is a new HR image with denser detail, paired with its
+    own LR, so a small pool holds more distinct patches. DN noise is *not* baked in here: it is
+    drawn fresh for every patch (see `sample_batch`), so LR for DN is the clean BI image here.
     """
     base = "bi" if degradation == "dn" else degradation
     hrs, lrs, skipped = [], [], 0
     for path in find_images(folders):
-        hr = load_rgb(path)
-        lr = degrade(hr, scale, base)
-        if min(lr.shape[:2]) < lr_patch:
-            skipped += 1
-            continue
-        hrs.append(hr[: lr.shape[0] * scale, : lr.shape[1] * scale])
-        lrs.append(lr)
+        full = load_rgb(path)
+        for hr in [full] + [imresize(full, f) for f in scale_aug]:
+            lr = degrade(hr, scale, base)
+            if min(lr.shape[:2]) < lr_patch:
+                skipped += 1
+                continue
+            hrs.append(hr[: lr.shape[0] * scale, : lr.shape[1] * scale])
+            lrs.append(lr)
     if not hrs:
         raise DataError(f"every training image is smaller than the {lr_patch}px LR patch")
     return PatchSet(hrs, lrs, scale, degradation, skipped)

@@ -16,6 +16,8 @@ class TrainConfig:
     data: list[str] = field(default_factory=list)
     degradation: str = "bi"
     patch: int = 48  # LR patch side (DAN paper: 48; BAM hosts: 64)
+    #: HR downscale factors added as extra training images (VDSR: 0.9 0.8 0.7 0.6); empty = off.
+    scale_aug: list[float] = field(default_factory=list)
     batch: int = 16
     iters: int = 300_000
     # Paper schedule: lr 1e-4 halved every 200 epochs; an epoch is `epoch_iters` iterations

@@ -261,6 +261,9 @@ def _check(cfg: TrainConfig) -> None:
         raise ConfigError(f"--degradation must be bi, bd or dn, not {cfg.degradation!r}")
     if cfg.degradation in ("bd", "dn") and cfg.scale != 3:
         raise ConfigError("BD and DN degradations are defined for scale 3 only")
+    bad = [f for f in cfg.scale_aug if not 0.0 < f < 1.0]
+    if bad:
+        raise ConfigError(f"--scale-aug factors must be in (0, 1), not {bad[0]:g}")
     if not cfg.data:
         raise ConfigError("no training data: pass --data DIR or set SRCLI_TRAIN_DATA")
     if cfg.amp != "none" and cfg.device == "cpu":
@@ -294,7 +297,8 @@ def train(cfg: TrainConfig, resume: str | None = None,
     if dd.world > 1:
         model = nn.parallel.DistributedDataParallel(
             state.model, device_ids=[device.index] if device.type == "cuda" else None)
-    patches = build_patch_set(cfg.data, cfg.scale, cfg.degradation, cfg.patch)
+    patches = build_patch_set(cfg.data, cfg.scale, cfg.degradation, cfg.patch,
+                              cfg.scale_aug)
     val = load_val_set(cfg.val, cfg.scale, cfg.degradation, cfg.val_limit) \
         if cfg.val and dd.main else None
     if dd.main:
