@@ -180,9 +180,9 @@ def main() -> None:
     if args.size:
         timings(model, image, args, threads)
     if args.rss_size:
-        rss_gb, info = measure_rss(args)
+        rss_gib, info = measure_rss(args)
         print(f"peak RSS {args.rss_size}x{args.rss_size} -> x{args.scale}, tile auto: "
-              f"{rss_gb:.2f} GB ({info})")
+              f"{rss_gib:.2f} GiB ({info})")
 
 
 def timings(model: torch.nn.Module, image: np.ndarray, args: argparse.Namespace,
