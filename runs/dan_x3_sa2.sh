@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# ×3 BI DAN, 12 DABs (48 channels): a second cosine cycle (1,500 its, lr 1.5e-4) from
+# runs/dan_x3_sa (it 2000, bundled), again with VDSR-style scale augmentation
+# (--scale-aug 0.9,0.8,0.7,0.6: each HR image is also downscaled by those factors, so the
+# pool holds 2,407 training pairs instead of 491).
+# Started in session 10; resumes automatically from runs/dan_x3_sa2.
+cd "$(dirname "$0")/.." || exit 1
+export SRCLI_DATA=../shared/datasets/benchmark OMP_NUM_THREADS=1
+exec python -m srcli train --model dan --scale 3 \
+  --set n_feats=48 --set n_blocks=12 --set distance=3 --set reduction=8 --set image_skip=bicubic \
+  --data ../shared/datasets/train --scale-aug 0.9,0.8,0.7,0.6 --patch 32 --batch 16 \
+  --iters 1500 --lr 1.5e-4 --lr-schedule cosine --warmup 100 --ema 0.999 \
+  --val set5 --val-every 500 --ckpt-every 250 --keep 2 --log-every 100 \
+  --threads 1 --channels-last --seed 31 --out runs/dan_x3_sa2 --resume auto \
+  --init-from runs/dan_x3_sa/ckpt_00002000.pt
