@@ -91,7 +91,7 @@ def _parse_model_config(items: list[str]) -> dict[str, Any]:
 
 
 def _parse_factors(text: str) -> list[float]:
-    """`--scale-aug 0.9,0.8`: comma-separated floats; the range is checked by the data code."""
+    """`--scale-aug 0.9,0.8`: comma-separated floats; train.loop._check checks the range."""
     try:
         return [float(t) for t in text.replace(" ", "").split(",") if t]
     except ValueError:
