@@ -18,10 +18,12 @@ from conftest import BENCHMARK, TRAIN_DATA
 from safetensors.torch import load_file
 
 from srcli.data.patches import build_patch_set, load_rgb
+from srcli.imaging.color import rgb_to_y
 from srcli.imaging.degrade import degrade
 from srcli.imaging.resize import imresize
 from srcli.models import create_model
 from srcli.train.config import TrainConfig
+from srcli.train.loop import luma_l1_loss
 from srcli.train.schedule import lr_at
 
 TINY = ["--set", "n_feats=8", "--set", "n_blocks=2", "--set", "distance=1",
@@ -245,11 +247,29 @@ def test_l2_loss_scores_the_same_first_batch_by_its_mean_squared_error(
     assert first["l1"] ** 2 <= first["l2"] < first["l1"]
 
 
+def test_l1y_loss_is_the_metrics_luma_error_plus_a_quarter_of_the_rgb_error() -> None:
+    # A real bicubic ×3 estimate of a Set5 image against its HR: the luma term must be the
+    # one srcli's metric scores (MATLAB rgb2ycbcr Y), not some other BT.601 variant.
+    hr = load_rgb(BENCHMARK / "Set5" / "HR" / "img_003.png")
+    lr = load_rgb(BENCHMARK / "Set5" / "LR_bicubic" / "X3" / "img_003.png")
+    h, w = lr.shape[0] * 3, lr.shape[1] * 3
+    hr, sr = hr[:h, :w], np.clip(imresize(lr, 3.0), 0, 255)
+    y_err = np.abs(rgb_to_y(sr) - rgb_to_y(hr)).mean() / 255.0
+    rgb_err = np.abs(sr.astype(np.float64) - hr).mean() / 255.0
+
+    def tensor(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a.astype(np.float64) / 255.0).permute(2, 0, 1)[None]
+
+    got = float(luma_l1_loss(tensor(sr), tensor(hr)))
+    assert got == pytest.approx(y_err + 0.25 * rgb_err, rel=1e-9)
+    assert 0.0 < y_err < rgb_err  # the luma weights sum to 0.86, so its error is smaller
+
+
 def test_train_rejects_an_unknown_loss_in_one_line(small_data: Path, tmp_path: Path) -> None:
     res = subprocess.run(_cmd(small_data, tmp_path / "r", 2, "--loss", "huber"),
                          env=_env(), capture_output=True, text=True)
     assert res.returncode == 1
-    assert res.stderr.strip().splitlines() == ["error: --loss must be l1 or l2, not 'huber'"]
+    assert res.stderr.strip().splitlines() == ["error: --loss must be l1, l2 or l1y, not 'huber'"]
 
 
 @pytest.mark.slow

@@ -123,7 +123,8 @@ def train_cmd(
     warmup: Annotated[int, typer.Option(help="Linear warm-up iterations.")] = 0,
     ema: Annotated[float, typer.Option(help="Weight EMA decay (0 = off).")] = 0.0,
     loss: Annotated[str, typer.Option(help="l1 (papers) | l2 (mean squared error, "
-                                      "the quantity PSNR measures).")] = "l1",
+                                      "the quantity PSNR measures) | l1y (luma L1 + "
+                                      "0.25 x RGB L1).")] = "l1",
     val: Annotated[str, typer.Option(help="Validation set name or folder ('' = none).")] = "set5",
     val_every: Annotated[int, typer.Option(help="Validate every K iterations.")] = 1000,
     val_limit: Annotated[int, typer.Option(help="Validate on the first N images.")] = 0,

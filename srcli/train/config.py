@@ -33,7 +33,7 @@ class TrainConfig:
     adam_eps: float = 1e-8
     ema: float = 0.0  # EMA decay of the weights; 0 disables
     grad_clip: float = 0.0
-    #: l1 (the papers) | l2 (mean squared error: what PSNR measures)
+    #: l1 (the papers) | l2 (mean squared error: what PSNR measures) | l1y (luma-weighted L1)
     loss: str = "l1"
     val: str = "set5"
     val_every: int = 1000
