@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# ×3 BI DAN, 12 DABs: control of runs/dan_x3_y.sh, the same third cycle with the plain L1 loss.
-# Started in session 11; resumes automatically from runs/dan_x3_sa3.
+# ×3 BI DAN, 12 DABs (48 channels): the control of runs/dan_x3_y.sh, the same cosine cycle
+# (1,500 its, lr 1e-4, seed 51) from runs/dan_x3_sa2 (it 1500) with the plain L1 loss, to
+# tell what --loss l1y adds beyond the warm restart.
+# Written in session 11, not run yet; resumes automatically from runs/dan_x3_sa3.
 cd "$(dirname "$0")/.." || exit 1
 export SRCLI_DATA=../shared/datasets/benchmark OMP_NUM_THREADS=1
 exec python -m srcli train --model dan --scale 3 \
