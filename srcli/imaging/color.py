@@ -6,7 +6,7 @@ import numpy as np
 
 # MATLAB rgb2ycbcr, studio swing: Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255, R,G,B in
 # 0-255. (super-image uses other coefficients, which shifts its published numbers.)
-_Y_COEFFS = np.array([65.481, 128.553, 24.966], dtype=np.float64) / 255.0
+Y_COEFFS = np.array([65.481, 128.553, 24.966], dtype=np.float64) / 255.0
 
 
 def to_float255(img: np.ndarray) -> np.ndarray:
@@ -18,4 +18,4 @@ def to_float255(img: np.ndarray) -> np.ndarray:
 
 def rgb_to_y(img: np.ndarray) -> np.ndarray:
     """Y channel (16-235 range, float64) of an H×W×3 RGB image on the 0-255 scale."""
-    return 16.0 + to_float255(img[..., :3]) @ _Y_COEFFS
+    return 16.0 + to_float255(img[..., :3]) @ Y_COEFFS

@@ -24,6 +24,7 @@ from torch import nn
 
 from srcli.data.patches import Prefetcher, build_patch_set, find_images, load_rgb
 from srcli.errors import ConfigError
+from srcli.imaging.color import Y_COEFFS
 from srcli.imaging.degrade import DEGRADATIONS, degrade
 from srcli.metrics import psnr
 from srcli.models import count_parameters, create_model
@@ -250,9 +251,6 @@ def build_state(cfg: TrainConfig, device: torch.device, resume_from: Path | None
 RUNTIME_FIELDS = ("iters", "threads", "device", "channels_last", "out")
 
 
-# BT.601 luma weights of MATLAB's rgb2ycbcr (srcli.imaging.color) for RGB in [0, 1]: the
-# channel every benchmark table scores. The offset (16/255) cancels in a difference.
-_LUMA = (65.481 / 255.0, 128.553 / 255.0, 24.966 / 255.0)
 # Share of the plain RGB L1 kept in the l1y loss, so colour stays anchored to the target
 # while most of the gradient goes to the luma error that PSNR/SSIM measure.
 L1Y_RGB_WEIGHT = 0.25
@@ -261,7 +259,9 @@ L1Y_RGB_WEIGHT = 0.25
 def luma_l1_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
     """L1 of the BT.601 luma difference plus a quarter of the RGB L1 (N×3×H×W, 0-1 range)."""
     diff = sr - hr
-    w = diff.new_tensor(_LUMA).view(1, 3, 1, 1)
+    # The metric's luma weights (the channel every benchmark scores); on 0-1 RGB they give
+    # luma on the 0-1 scale, and its 16/255 offset cancels in a difference.
+    w = diff.new_tensor(Y_COEFFS).view(1, 3, 1, 1)
     return (diff * w).sum(dim=1).abs().mean() + L1Y_RGB_WEIGHT * diff.abs().mean()
 
 
