@@ -117,6 +117,8 @@ def test_train_export_writes_loadable_weights_and_sidecar(small_data: Path,
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["architecture"] == "dan" and side["scale"] == 2
     assert side["training"]["iterations"] == 6 and side["weights"] == "ema"
+    # the recipe levers that differ between bundled files' last cycles are on record
+    assert side["training"]["loss"] == "l1" and side["training"]["scale_aug"] == []
     tensors = load_file(str(out))
     assert all(t.dtype == torch.float16 for t in tensors.values())
     model = create_model("dan", 2, **side["config"])

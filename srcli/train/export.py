@@ -42,7 +42,8 @@ def export_checkpoint(checkpoint: Path, output: Path, fp16: bool = False,
         "weights": "ema" if weights is ck.get("ema") else "live",
         "training": {"data": cfg.data, "iterations": ck["iteration"], "patch": cfg.patch,
                      "batch": cfg.batch, "lr": cfg.lr, "lr_schedule": cfg.lr_schedule,
-                     "ema": cfg.ema, "init_from": cfg.init_from, "seed": cfg.seed},
+                     "ema": cfg.ema, "loss": cfg.loss, "scale_aug": cfg.scale_aug,
+                     "init_from": cfg.init_from, "seed": cfg.seed},
         "validation": vals[-1] if vals else None,
     }
     output.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
