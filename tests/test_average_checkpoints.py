@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,9 @@ def test_mean_of_live_and_ema_weights_exports_as_a_loadable_model(tmp_path: Path
     model = create_model("dan", 3, **TINY)
     model.load_state_dict(load_file(exported))
     assert torch.allclose(model.state_dict()[key], expected, atol=1e-6)
+    sidecar = json.loads(exported.with_suffix(".json").read_text())
+    assert sidecar["training"]["averaged_from"] == [f"{tmp_path / 'a.pt'}:live",
+                                                    f"{tmp_path / 'b.pt'}:ema"]
 
 
 def test_refuses_mismatched_scales_and_an_existing_output(tmp_path: Path) -> None:

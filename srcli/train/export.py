@@ -46,5 +46,7 @@ def export_checkpoint(checkpoint: Path, output: Path, fp16: bool = False,
                      "init_from": cfg.init_from, "seed": cfg.seed},
         "validation": vals[-1] if vals else None,
     }
+    if ck.get("averaged_from"):  # scripts/average_checkpoints.py: the recipe above is the first's
+        sidecar["training"]["averaged_from"] = ck["averaged_from"]
     output.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
     return sidecar
