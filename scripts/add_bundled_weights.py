@@ -55,7 +55,7 @@ def main() -> None:
         paper = args.paper if args.paper is not None else (
             DAN_PAPER if sidecar["architecture"].startswith("dan") else "")
         scale = int(sidecar["scale"])
-        quality = [{"dataset": r["dataset"], "scale": scale, "psnr": round(r["psnr"], 3),
+        quality = [{"dataset": r["dataset"], "scale": scale, "psnr": round(r["psnr"], 4),
                     "ssim": round(r["ssim"], 4), "degradation": r["degradation"],
                     "source": stamp + (" (x8 self-ensemble)" if r.get("ensemble") else "")}
                    for r in rows

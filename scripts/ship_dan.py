@@ -77,7 +77,7 @@ def _compare(rows: list[dict], scale: int, deg: str) -> bool:
         tag = "dan+" if r["ensemble"] else "dan"
         print(f"{tag:5} {r['dataset']:7} new {r['psnr']:.3f} / {r['ssim']:.4f}   "
               f"bundled {was if was is not None else '-'}")
-        if not r["ensemble"] and was is not None and round(r["psnr"], 3) < was:
+        if not r["ensemble"] and was is not None and round(r["psnr"], 4) < was:
             better = False
     return better
 
