@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from srcli.train.checkpoint import load_checkpoint  # noqa: E402
+from srcli.train.checkpoint import atomic_save, load_checkpoint  # noqa: E402
 
 SAME = ("model", "scale", "model_config", "degradation")
 
@@ -69,10 +69,7 @@ def main() -> None:
     if args.output.exists():
         raise SystemExit(f"{args.output}: exists; not overwriting it")
     ck = average(args.checkpoints)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_name(f".{args.output.name}.tmp")
-    torch.save(ck, tmp)
-    tmp.replace(args.output)  # atomic: a half-written checkpoint never has the final name
+    atomic_save(ck, args.output)  # a half-written checkpoint never has the final name
     print(f"{args.output}: mean of {len(ck['averaged_from'])} checkpoints")
 
 
