@@ -1,22 +1,26 @@
-"""Measure `srcli upscale` speed and memory on this machine (the figures of the README).
+"""Measure `srcli upscale` speed and memory on this machine (the figures of docs/performance.md).
 
-    python scripts/bench_upscale.py                              # full run, 1000² LR, x4
-    python scripts/bench_upscale.py --size 128 --rss-size 250    # quick check that it works
+    OMP_NUM_THREADS=1 python scripts/bench_upscale.py --threads 1          # ~1-2 minutes
+    python scripts/bench_upscale.py --size 64 --rss-size 128 --cli-size 64   # does it work?
 
-Prints, in one run:
-- the machine's fp32 matmul peak (GFLOP/s, same thread count as the model runs);
-- achieved GFLOP/s of the model on a --size² LR image, untiled (model FLOPs counted by
-  torch.utils.flop_counter on the meta device, divided by the best wall time);
-- tiled / untiled time ratio (--tile, default: the engine's auto tile, or --size/2 if the
-  auto tile would cover the whole image) with the default overlap;
-- ensemble / single time ratio;
-- peak RSS of a --rss-size² -> x scale upscale with --tile auto, measured in a child process
-  that runs the same path as the CLI (read -> engine -> write).
+Prints, in one run (a Markdown table at the end):
+- the machine's fp32 and bf16 matmul peaks (GFLOP/s, same thread count as the model runs);
+- each path's time on a --size² LR image, untiled, and its achieved GFLOP/s (model FLOPs
+  counted by torch.utils.flop_counter on the meta device / best time) and ratio against eager
+  NCHW fp32: eager NCHW fp32, channels_last fp32, channels_last bf16 (what `--precision auto`
+  runs on a CPU with bf16 units), the rounds interleaved so a busy machine slows all alike;
+- tiled / untiled time ratio in the default precision (--tile, default: the engine's auto
+  tile, or --size/2 if the auto tile would cover the whole image) with the default overlap;
+- ensemble (DAN+) / single time ratio in the default precision;
+- peak RSS of a --rss-size² -> x scale upscale with --tile auto and the default precision,
+  measured in a child process that runs the same path as the CLI (read -> engine -> write);
+- CLI overhead: `srcli upscale` of a --cli-size² PNG (default settings) minus the engine time
+  of the same image in-process, next to the time of a bare `import torch`.
 
-The default model is `dan` with its bundled weights when they exist, else (weights do not
-change speed) a random-weight DAN in the configuration being trained for them
-(TRAINED_DAN); `--model`/`--set` pick anything else. Targets from issue 6: >= 75 % of
-matmul peak, tiled <= 1.15x untiled, <= 2 GB peak RSS at 1000² -> x4, ensemble <= 8.3x.
+Times are process CPU seconds (`time.process_time`, and the children's user+sys for the CLI),
+not wall time: with one thread they are the same on an idle machine, and on a shared one
+other jobs do not count. The default model is `dan` with its bundled weights when they
+exist, else a random-weight DAN in the bundled configuration (weights do not change speed).
 """
 
 from __future__ import annotations
@@ -76,22 +80,6 @@ def build_model(args: argparse.Namespace) -> tuple[torch.nn.Module, str]:
                 f"{TRAINED_DAN} (random weights: bundled ones not available)")
 
 
-def best_time(fn: Callable[[], object], repeat: int, warm_up: bool = True) -> float:
-    if warm_up:
-        fn()  # oneDNN builds plans per shape; the allocator grows
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def matmul_peak(n: int = 2048, repeat: int = 5) -> float:
-    a, b = torch.rand(n, n), torch.rand(n, n)
-    return 2 * n**3 / best_time(lambda: a @ b, repeat) / 1e9
-
-
 def model_flops(model: torch.nn.Module, side: int) -> int:
     meta = copy.deepcopy(model).to("meta")
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
@@ -121,7 +109,7 @@ def rss_child(args: argparse.Namespace) -> None:
         upscaler = Upscaler(model, EngineOptions(device="cpu", tile="auto",
                                                  threads=args.threads))
         write_image(dst, upscale_image(read_image(src), upscaler))
-    print(f"{own_peak_rss()} tile {upscaler.tile}", flush=True)
+    print(f"{own_peak_rss()} tile {upscaler.tile}, {upscaler.precision}", flush=True)
 
 
 def own_peak_rss() -> int:
@@ -158,13 +146,15 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="model config override, e.g. --set n_feats=64 (repeatable)")
-    parser.add_argument("--size", type=int, default=1000,
+    parser.add_argument("--size", type=int, default=256,
                         help="LR side for the timing runs (0 skips them)")
     parser.add_argument("--tile", type=int, default=None, help="tile for the tiled run")
     parser.add_argument("--rss-size", type=int, default=1000,
                         help="LR side for the peak-RSS run (0 skips it)")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--repeat", type=int, default=2, help="timed runs (best is kept)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs (best is kept)")
+    parser.add_argument("--cli-size", type=int, default=256,
+                        help="PNG side for the CLI overhead run (0 skips it)")
     parser.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -175,39 +165,120 @@ def main() -> None:
     model, what = build_model(args)
     image = test_image(args.size) if args.size else np.zeros((0, 0, 3), np.float32)
     print(f"model {args.model} x{args.scale} {what} | {threads} thread(s) | "
-          f"torch {torch.__version__} | LR {args.size}x{args.size}")
-
+          f"torch {torch.__version__} | LR {args.size}x{args.size}", flush=True)
+    rows: list[Row] = []
     if args.size:
-        timings(model, image, args, threads)
+        rows += timings(model, image, args, threads)
     if args.rss_size:
         rss_gib, info = measure_rss(args)
-        print(f"peak RSS {args.rss_size}x{args.rss_size} -> x{args.scale}, tile auto: "
-              f"{rss_gib:.2f} GiB ({info})")
+        rows.append((f"peak RSS {args.rss_size}² -> x{args.scale}, tile auto, default "
+                     "precision", f"{rss_gib:.2f} GiB ({info})"))
+    if args.cli_size:
+        rows += cli_overhead(model, args, threads)
+    print("| measure | result |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+Row = tuple[str, str]
+
+
+def cpu_time(fn: Callable[[], object], repeat: int, warm_up: bool = True) -> float:
+    """Best process CPU seconds of `repeat` calls (after one untimed call)."""
+    if warm_up:
+        fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeat: int = 5) -> float:
+    a, b = torch.rand(n, n, dtype=dtype), torch.rand(n, n, dtype=dtype)
+    return 2 * n**3 / cpu_time(lambda: a @ b, repeat) / 1e9
+
+
+PATHS = {  # label: (precision, channels_last)
+    "eager NCHW fp32": ("fp32", False),
+    "channels_last fp32": ("fp32", True),
+    "channels_last bf16": ("bf16", True),
+}
 
 
 def timings(model: torch.nn.Module, image: np.ndarray, args: argparse.Namespace,
-            threads: int) -> None:
-    peak = matmul_peak()
-    print(f"fp32 matmul peak:        {peak:8.1f} GFLOP/s")
-
-    whole = Upscaler(model, EngineOptions(device="cpu", tile=0, threads=threads))
-    t_whole = best_time(lambda: whole.upscale(image), args.repeat)
+            threads: int) -> list[Row]:
+    peaks = {p: matmul_peak(d) for p, d in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    rows: list[Row] = [(f"{p} matmul peak (2048², {threads} thread)", f"{v:.0f} GFLOP/s")
+                       for p, v in peaks.items()]
     flops = model_flops(model, args.size)
-    achieved = flops / t_whole / 1e9
-    print(f"model:                   {achieved:8.1f} GFLOP/s ({100 * achieved / peak:.0f} % of "
-          f"peak; {flops / 1e9:.1f} GFLOP in {t_whole:.2f} s)")
+    engines = {label: Upscaler(copy.deepcopy(model), EngineOptions(
+        device="cpu", precision=prec, tile=0, channels_last=cl, threads=threads))
+        for label, (prec, cl) in PATHS.items()}
+    best = {label: float("inf") for label in engines}
+    for round_ in range(args.repeat + 1):  # round 0 warms up; then interleaved rounds
+        for label, eng in engines.items():
+            start = time.process_time()
+            eng.upscale(image)
+            took = time.process_time() - start
+            best[label] = min(best[label], took) if round_ else best[label]
+    base = best["eager NCHW fp32"]
+    for label, seconds in best.items():
+        prec = PATHS[label][0]
+        achieved = flops / seconds / 1e9
+        rows.append((f"{label}, {args.size}² untiled", f"{seconds:.2f} s, {achieved:.0f} "
+                     f"GFLOP/s ({100 * achieved / peaks[prec]:.0f} % of the {prec} peak), "
+                     f"{seconds / base:.2f}× eager fp32"))
+    rows += tile_and_ensemble(model, image, args, threads)
+    return rows
 
-    auto = Upscaler(model, EngineOptions(device="cpu", tile="auto", threads=threads)).tile
+
+def tile_and_ensemble(model: torch.nn.Module, image: np.ndarray, args: argparse.Namespace,
+                      threads: int) -> list[Row]:
+    """Tiled / untiled and ensemble / single, both in the default (auto) precision."""
+    whole = Upscaler(copy.deepcopy(model), EngineOptions(device="cpu", tile=0, threads=threads))
+    t_whole = cpu_time(lambda: whole.upscale(image), args.repeat)
+    auto = Upscaler(copy.deepcopy(model), EngineOptions(device="cpu", threads=threads)).tile
     tile = args.tile or (auto if auto < args.size else max(args.size // 2, 64))
-    tiled = Upscaler(model, EngineOptions(device="cpu", tile=tile, threads=threads))
-    t_tiled = best_time(lambda: tiled.upscale(image), args.repeat)
-    print(f"tiled / untiled:         {t_tiled / t_whole:8.3f} (tile {tile}, overlap "
-          f"{tiled.overlap}, {tiled.passes(args.size, args.size)} tiles; auto tile {auto})")
-
-    ens = Upscaler(model, EngineOptions(device="cpu", tile=0, ensemble=True, threads=threads))
+    tiled = Upscaler(copy.deepcopy(model), EngineOptions(device="cpu", tile=tile,
+                                                         threads=threads))
+    t_tiled = cpu_time(lambda: tiled.upscale(image), args.repeat)
+    ens = Upscaler(copy.deepcopy(model), EngineOptions(device="cpu", tile=0, ensemble=True,
+                                                       threads=threads))
     # Same model and (square) shapes as the untiled run, which already warmed them up.
-    t_ens = best_time(lambda: ens.upscale(image), args.repeat, warm_up=False)
-    print(f"ensemble / single:       {t_ens / t_whole:8.3f}")
+    t_ens = cpu_time(lambda: ens.upscale(image), args.repeat, warm_up=False)
+    where = f"{args.size}², {whole.precision}"
+    return [(f"tiled / untiled, {where}", f"{t_tiled / t_whole:.3f} (tile {tile}, overlap "
+             f"{tiled.overlap}, {tiled.passes(args.size, args.size)} tiles; auto tile {auto})"),
+            (f"DAN+ (x8 ensemble) / single, {where}", f"{t_ens / t_whole:.2f}")]
+
+
+def cli_overhead(model: torch.nn.Module, args: argparse.Namespace, threads: int) -> list[Row]:
+    """`srcli upscale` CPU time of a --cli-size² PNG minus the engine's time for it."""
+    from srcli.imaging.io import ImageData, write_image
+
+    image = test_image(args.cli_size)
+    eng = Upscaler(copy.deepcopy(model), EngineOptions(device="cpu", threads=threads))
+    engine_s = cpu_time(lambda: eng.upscale(image), args.repeat)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in.png"
+        write_image(src, ImageData(image))
+        cmd = [sys.executable, "-m", "srcli", "upscale", str(src), "-o", str(Path(tmp) / "o.png"),
+               "--overwrite", "--threads", str(threads), "--quiet"]
+        cli_s = min(child_cpu(cmd) for _ in range(args.repeat))
+    torch_s = min(child_cpu([sys.executable, "-c", "import torch"]) for _ in range(args.repeat))
+    return [(f"srcli upscale {args.cli_size}² -> x{args.scale} (default settings)",
+             f"{cli_s:.2f} s; engine alone {engine_s:.2f} s; overhead {cli_s - engine_s:.2f} s "
+             f"= `import torch` {torch_s:.2f} s + {cli_s - engine_s - torch_s:.2f} s")]
+
+
+def child_cpu(cmd: list[str]) -> float:
+    """user + sys CPU seconds of one child process run to completion."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, check=True, capture_output=True, cwd=REPO)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 Per (dataset, scale, model) the pipeline is:
 
 1. HR image as stored (uint8/uint16; grayscale stays single-channel), modcropped to the scale.
-2. LR made from it by `degrade` (BI: MATLAB-exact bicubic; BD; DN with a fixed seed per set),
-   once per image and scale, shared by every model so they all see identical inputs.
+2. LR made from it by `degrade` (BI: MATLAB-exact bicubic; BD; DN with a fixed seed per set;
+   REAL with a generator seeded by (seed, scale, image name), so an image's LR does not depend
+   on which other images run), once per image and scale, shared by every model so they all
+   see identical inputs.
 3. The model runs through the inference engine (tiling, device, x8 ensemble). A grayscale LR
    is given to the model as three equal channels and the output's channel mean is scored.
 4. The output is clamped and rounded to the image's bit depth, then scored with
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,12 +31,13 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from srcli.data.benchmark import BenchImage, dataset_label, list_images, load_image, resolve_dataset
-from srcli.errors import ConfigError, WeightsError
+from srcli.errors import ConfigError, SrcliError, WeightsError
 from srcli.imaging.color import rgb_to_y, to_float255
 from srcli.imaging.degrade import DEGRADATIONS, degrade
 from srcli.imaging.io import ImageData, write_image
 from srcli.imaging.resize import imresize, modcrop
 from srcli.inference.engine import EngineOptions, Upscaler
+from srcli.inference.shard import Shard, gather
 from srcli.metrics import psnr, ssim
 from srcli.models import count_parameters, get_spec
 
@@ -69,6 +73,7 @@ class BenchRow:
     crop: int = 0
     ensemble: bool = False
     device: str = "cpu"
+    precision: str = "fp32"
     per_image: list[ImageResult] = field(default_factory=list)
     output_pixels: int = 0
 
@@ -93,10 +98,13 @@ class BenchOptions:
     degradation: str = "bi"
     y_channel: bool = True  # False: RGB-PSNR/SSIM over the three channels
     limit: int | None = None  # first N images of each set
-    seed: int = 0  # DN noise seed (per dataset and scale)
+    seed: int = 0  # DN noise seed (per dataset and scale); REAL: per image, see image_rng
     device: str = "auto"
     ensemble: bool = False
     tile: int | str = 0  # whole image, as papers evaluate (the engine still halves on OOM)
+    #: fp32 by default: published scores are fp32, and a benchmark must not change with the
+    #: CPU it runs on; bf16/fp16/auto measure what reduced precision costs.
+    precision: str = "fp32"
     threads: int | None = None
     save_images: Path | None = None  # SR outputs: <dir>/<set>/x<s>_<deg>/<model>/<img>.png
     visuals: Path | None = None  # comparison crops: <dir>/<set>/x<s>_<deg>/<img>.png
@@ -130,9 +138,9 @@ def load_models(names: Sequence[str], scales: Sequence[int],
                 table[name][s] = load_model(name, s, weights.get(name), degradation=degradation)
             except WeightsError:
                 # fall back only when such weights do not exist, never over a damaged file
-                listed = load_manifest().find(get_spec(name.removesuffix("+")).name, s,
-                                              degradation)
-                if on_fallback is None or degradation == "bi" or name in weights or listed:
+                if on_fallback is None or degradation == "bi" or name in weights:
+                    raise  # (spandrel, not a registered name, always has explicit weights)
+                if load_manifest().find(get_spec(name.removesuffix("+")).name, s, degradation):
                     raise
                 table[name][s] = load_model(name, s)
                 on_fallback(f"{name} x{s} has no {degradation.upper()} weights; measuring its "
@@ -185,18 +193,27 @@ def _check(scales: Sequence[int], opts: BenchOptions) -> None:
 
 def evaluate(datasets: Sequence[str | Path], models: Sequence[str] | ModelTable,
              scales: Sequence[int], options: BenchOptions | None = None, *,
-             data_dir: str | Path | None = None,
-             progress: Progress | None = None) -> list[BenchRow]:
+             data_dir: str | Path | None = None, progress: Progress | None = None,
+             on_error: Callable[[Path, str], None] | None = None,
+             shard: Shard | None = None) -> list[BenchRow]:
     """Score every model on every dataset at every scale; rows in (dataset, scale, model)
-    order. `models` are names (loaded here) or an already loaded {name: {scale: model}}."""
+    order. `models` are names (loaded here) or an already loaded {name: {scale: model}}.
+    With `on_error`, an image that cannot be read is reported there and left out of the
+    scores (without it, it raises).
+
+    With a `shard` of several processes, each scores images r, r + world, ... of every set,
+    and rank 0 gathers the per-image scores in set order, so its rows equal one process's
+    to the last digit (other ranks return [])."""
     opts = options or BenchOptions()
+    shard = shard or Shard()
     _check(scales, opts)
     sets = _resolve(datasets, data_dir, opts.limit)
     table = (models if isinstance(models, Mapping)
              else load_models(list(models), scales, degradation=opts.degradation))
     engines = {(name, s): Upscaler(table[name][s], EngineOptions(
-        device=opts.device, tile=opts.tile, ensemble=opts.ensemble or name.endswith("+"),
-        threads=opts.threads)) for name in table for s in scales}
+        device=opts.device, precision=opts.precision, tile=opts.tile,
+        ensemble=opts.ensemble or name.endswith("+"), threads=opts.threads))
+        for name in table for s in scales}
     total = sum(len(d.paths) for d in sets) * len(scales) * len(table)
     done = 0
     rows: list[BenchRow] = []
@@ -204,28 +221,70 @@ def evaluate(datasets: Sequence[str | Path], models: Sequence[str] | ModelTable,
         cells = {(s, name): BenchRow(
             ds.label, s, opts.degradation, name, count_parameters(table[name][s]),
             metric="y" if opts.y_channel else "rgb", crop=s, ensemble=engines[(name, s)].ensemble,
-            device=str(engines[(name, s)].device)) for s in scales for name in table}
+            device=str(engines[(name, s)].device),
+            precision=engines[(name, s)].precision) for s in scales for name in table}
         rngs = {s: np.random.default_rng(opts.seed) for s in scales}
-        for path in ds.paths:
-            img = load_image(path)
+        scored: dict[tuple[int, str], list[tuple[int, ImageResult, int]]] = {
+            key: [] for key in cells}
+        for index, path in enumerate(ds.paths):
+            if index % shard.world != shard.rank:  # another rank scores it
+                _skip(path, scales, opts, rngs)
+                done += len(scales) * len(table)
+                continue
+            try:
+                img = load_image(path)
+            except (SrcliError, OSError) as exc:
+                if on_error is None:
+                    raise
+                on_error(path, str(exc))
+                done += len(scales) * len(table)
+                continue
             for s in scales:
-                lr = degrade(img.pixels, s, opts.degradation, rngs[s])
+                rng = image_rng(opts.seed, s, img.name) if opts.degradation == "real" else rngs[s]
+                lr = degrade(img.pixels, s, opts.degradation, rng)
                 hr = modcrop(img.pixels, s)[: lr.shape[0] * s, : lr.shape[1] * s]
                 outputs: dict[str, tuple[np.ndarray, float]] = {}
                 for name in table:
                     sr, result = _run_one(engines[(name, s)], lr, hr, img.name, s, opts)
-                    cells[(s, name)].per_image.append(result)
-                    cells[(s, name)].output_pixels += hr.shape[0] * hr.shape[1]
+                    scored[(s, name)].append((index, result, hr.shape[0] * hr.shape[1]))
                     outputs[name] = (sr, result.psnr)
                     done += 1
                     if progress is not None:
                         progress(done, total, f"{ds.label} x{s} {name} {img.name}")
                 _write_extras(ds.label, img, s, lr, hr, outputs, opts)
+        parts = gather(shard, scored)
+        if parts is None:
+            continue  # rank 0 keeps the rows
+        for key, cell in cells.items():
+            for _, result, pixels in sorted((x for part in parts for x in part[key]),
+                                            key=lambda x: x[0]):
+                cell.per_image.append(result)
+                cell.output_pixels += pixels
         for s in scales:
             for name in table:
                 cells[(s, name)].finish()
                 rows.append(cells[(s, name)])
     return rows
+
+
+def _skip(path: Path, scales: Sequence[int], opts: BenchOptions,
+          rngs: dict[int, np.random.Generator]) -> None:
+    """An image another rank scores: DN noise comes from one generator per set and scale, so
+    draw this image's noise anyway (discarded) to keep the next image's equal to one
+    process's. Other degradations draw nothing from it (REAL seeds per image)."""
+    if opts.degradation in ("bi", "bd", "real"):
+        return
+    try:
+        img = load_image(path)
+    except (SrcliError, OSError):
+        return
+    for s in scales:
+        degrade(img.pixels, s, opts.degradation, rngs[s])
+
+
+def image_rng(seed: int, scale: int, name: str) -> np.random.Generator:
+    """The REAL degradation's generator for one image: fixed by (seed, scale, name)."""
+    return np.random.default_rng([seed, scale, zlib.crc32(name.encode())])
 
 
 def _run_one(engine: Upscaler, lr: np.ndarray, hr: np.ndarray, name: str, scale: int,

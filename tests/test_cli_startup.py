@@ -118,3 +118,14 @@ def test_a_reader_that_leaves_early_is_not_reported_as_an_error() -> None:
     _, stderr = child.communicate(timeout=120)
     assert stderr == ""
     assert child.returncode == 1
+
+
+@pytest.mark.parametrize("args", [
+    ["models", "list"], ["models", "list", "--json"], ["models", "info", "dan"],
+    ["models", "info", "msrn", "--scale", "4", "--json"],
+])
+def test_models_list_and_info_load_no_torch(args: list[str]) -> None:
+    # They only read the manifest and look for files: no torch, OpenCV or numpy (~1 s).
+    loaded, stdout, stderr = _probe(*args)
+    assert "EXIT: 0" in stderr and stdout.strip(), stderr
+    assert not {"torch", "cv2", "numpy"} & set(loaded), f"srcli {' '.join(args)} imported {loaded}"

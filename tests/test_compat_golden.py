@@ -1,4 +1,5 @@
-"""The 33 super-image golden vectors of `../shared/compat/golden/` (see its README).
+"""The 33 super-image golden vectors of the compat kit, copied to `tests/data/compat/golden/`
+(their format: `tests/data/compat/README.md`).
 
 `reduced` files carry their weights; `synthetic-full` files carry a closed-form recipe whose
 SHA-256 is checked before the forward pass. Every output must match to

@@ -12,12 +12,22 @@ from PIL import Image
 
 from srcli.errors import ConfigError
 from srcli.imaging.degrade import (
+    REAL_BLUR_PROB,
+    REAL_JPEG_PROB,
+    REAL_NOISE_PROB,
+    RealParams,
     add_noise,
+    anisotropic_kernel,
     degrade,
     degrade_bi,
+    degrade_real,
+    degrade_real_patch,
+    fast_downscale,
     gaussian_blur,
     gaussian_kernel,
+    jpeg_roundtrip,
     nearest_downscale,
+    sample_real,
 )
 from srcli.imaging.resize import imresize, modcrop
 
@@ -137,3 +147,128 @@ def test_bad_inputs() -> None:
         degrade(np.zeros((12, 12), np.uint8), 3, "jpeg")
     with pytest.raises(ValueError):
         degrade(np.zeros((12, 12), np.float32), 3, "bi")
+
+
+# --------------------------------------------------------------------------- REAL
+
+
+def test_real_same_seed_same_bytes(baby: np.ndarray, gray: np.ndarray) -> None:
+    for img in (baby, gray):
+        for s in (2, 3, 4):
+            a = degrade(img, s, "real", np.random.default_rng(7))
+            b = degrade(img, s, "real", np.random.default_rng(7))
+            assert a.dtype == img.dtype and a.shape == degrade_bi(img, s).shape
+            assert _sha(a) == _sha(b)
+    runs = {_sha(degrade(baby, 4, "real", np.random.default_rng(k))) for k in range(4)}
+    assert len(runs) == 4  # different seeds, different images
+
+
+def test_real_parameter_ranges_and_rates() -> None:
+    rng = np.random.default_rng(0)
+    n = 4000
+    draws = [sample_real(rng, 4) for _ in range(n)]
+    blurs = [d.blur for d in draws if d.blur is not None]
+    noises = [d.noise for d in draws if d.noise is not None]
+    quals = [d.jpeg for d in draws if d.jpeg is not None]
+    # binomial rates within ~4.5 standard deviations of the documented probabilities
+    assert len(blurs) / n == pytest.approx(REAL_BLUR_PROB, abs=0.035)
+    assert len(noises) / n == pytest.approx(REAL_NOISE_PROB, abs=0.035)
+    assert len(quals) / n == pytest.approx(REAL_JPEG_PROB, abs=0.03)
+    sig = np.array([b[:2] for b in blurs])
+    assert sig.min() >= 0.2 and sig.max() <= 2.0 and sig.max() > 1.9  # [0.2, 0.5·scale]
+    aniso = np.mean([b[0] != b[1] for b in blurs])
+    assert aniso == pytest.approx(0.4, abs=0.04)
+    ns = np.array([v[0] for v in noises])
+    assert ns.min() >= 1.0 and ns.max() <= 12.0
+    assert np.mean([v[1] for v in noises]) == pytest.approx(0.4, abs=0.05)  # gray share
+    assert min(quals) == 35 and max(quals) == 95
+    x2 = [d.blur for d in (sample_real(rng, 2) for _ in range(500)) if d.blur is not None]
+    assert max(max(b[:2]) for b in x2) <= 1.0  # 0.5·scale at ×2
+
+
+def test_real_with_every_step_off_is_bi(baby: np.ndarray) -> None:
+    off = RealParams(blur=None, noise=None, jpeg=None)
+    for s in (2, 3, 4):
+        assert np.array_equal(degrade_real(baby, s, params=off), degrade_bi(baby, s))
+
+
+def test_real_steps_move_the_image_the_right_way(baby: np.ndarray) -> None:
+    bi = degrade_bi(baby, 4).astype(np.float64)
+    blurred = degrade_real(baby, 4, params=RealParams((2.0, 2.0, 0.0), None, None))
+    sharp_energy = np.abs(np.diff(bi, axis=1)).mean()
+    assert np.abs(np.diff(blurred.astype(np.float64), axis=1)).mean() < 0.8 * sharp_energy
+    noisy = degrade_real(baby, 4, np.random.default_rng(0),
+                         RealParams(None, (10.0, False), None)).astype(np.float64)
+    assert (noisy - bi).std() == pytest.approx(10.0, rel=0.05)
+    errs = [np.abs(degrade_real(baby, 4, params=RealParams(None, None, q)) - bi).mean()
+            for q in (35, 60, 95)]
+    assert errs[0] > errs[1] > errs[2] > 0  # lower quality, larger error
+
+
+def test_gray_noise_is_shared_by_the_channels() -> None:
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    out = degrade_real(flat, 2, np.random.default_rng(3), RealParams(None, (8.0, True), None))
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 0], out[..., 2])
+    assert out.astype(np.float64).std() == pytest.approx(8.0, rel=0.1)
+    colour = degrade_real(flat, 2, np.random.default_rng(3),
+                          RealParams(None, (8.0, False), None))
+    assert not np.array_equal(colour[..., 0], colour[..., 1])
+
+
+def test_anisotropic_kernel_orientation() -> None:
+    k = anisotropic_kernel(2.0, 0.3, 0.0)  # long along x
+    assert k.shape == (11, 11) and k.sum() == pytest.approx(1.0, abs=1e-6)
+    assert k[5].sum() > 0.8 and k[:, 5].sum() < 0.3
+    kt = anisotropic_kernel(2.0, 0.3, np.pi / 2)  # long along y
+    assert np.allclose(kt, k.T, atol=1e-6)
+
+
+def test_jpeg_roundtrip_gray_16_bit() -> None:
+    rng = np.random.default_rng(0)
+    deep = (rng.integers(0, 256, (32, 32)) * 257).astype(np.uint16)
+    out = jpeg_roundtrip(deep, 90)
+    assert out.dtype == np.uint16 and out.shape == deep.shape and out.flags.writeable
+    assert np.all(out % 257 == 0)  # went through 8 bits
+
+
+def test_fast_downscale_is_imresize(baby: np.ndarray, gray: np.ndarray) -> None:
+    for img in (baby, gray):
+        for s in (2, 3, 4):
+            x = modcrop(img, s)
+            assert np.array_equal(fast_downscale(x, s), imresize(x, 1 / s))
+
+
+def _clean_draw(aniso: bool) -> int:
+    """A seed whose REAL draw has blur (anisotropic or not) but no noise and no JPEG."""
+    for k in range(1000):
+        p = sample_real(np.random.default_rng(k), 4)
+        if p.blur is not None and p.noise is None and p.jpeg is None \
+                and (p.blur[0] != p.blur[1]) == aniso and max(p.blur[:2]) > 1.0:
+            return k
+    raise AssertionError("no such seed")
+
+
+@pytest.mark.parametrize("aniso", [False, True])
+def test_real_patch_matches_whole_image(baby: np.ndarray, aniso: bool) -> None:
+    """A training patch is degraded with enough context to equal the whole image's LR."""
+    k = _clean_draw(aniso)
+    hr = modcrop(baby, 4)
+    whole = degrade(hr, 4, "real", np.random.default_rng(k))
+    for y, x in ((0, 0), (40, 30), (whole.shape[0] - 24, whole.shape[1] - 24)):
+        patch = degrade_real_patch(hr, 4, y, x, 24, np.random.default_rng(k))
+        ref = whole[y : y + 24, x : x + 24]
+        assert patch.shape == ref.shape and patch.dtype == np.uint8
+        assert np.mean(patch == ref) > 0.999 and np.abs(patch.astype(int) - ref).max() <= 1
+
+
+def test_real_training_batches(tmp_path: Path, baby: np.ndarray) -> None:
+    from srcli.data.patches import build_patch_set, sample_batch
+
+    Image.fromarray(baby).save(tmp_path / "baby.png")
+    ps = build_patch_set([tmp_path], 4, "real", 32)
+    lr, hr = sample_batch(ps, 4, 32, seed=0, rank=0, iteration=5)
+    lr2, _ = sample_batch(ps, 4, 32, seed=0, rank=0, iteration=5)
+    lr3, _ = sample_batch(ps, 4, 32, seed=0, rank=0, iteration=6)
+    assert lr.shape == (4, 3, 32, 32) and hr.shape == (4, 3, 128, 128)
+    assert str(lr.dtype) == str(hr.dtype) == "torch.float32"
+    assert bool((lr == lr2).all()) and not bool((lr == lr3).all())

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from srcli.errors import ConfigError
 from srcli.imaging.resize import imresize
 from srcli.inference.engine import (
+    CPU_FAST_TILE_BYTES,
     CPU_TILE_BUDGET,
     EngineOptions,
     Upscaler,
@@ -72,8 +73,11 @@ def test_device_resolution_on_this_machine() -> None:
 
 
 def test_precision_follows_descriptor() -> None:
-    desc = ModelDescriptor("m", "f", 2, supports_fp16=False)
+    desc = ModelDescriptor("m", "f", 2, supports_fp16=False, supports_bf16=False)
     assert resolve_dtype("auto", torch.device("cpu"), desc) == torch.float32
+    with pytest.raises(ConfigError, match="bf16"):
+        resolve_dtype("bf16", torch.device("cpu"), desc)
+    desc = ModelDescriptor("m", "f", 2, supports_fp16=False)
     assert resolve_dtype("bf16", torch.device("cpu"), desc) == torch.bfloat16
     with pytest.raises(ConfigError, match="fp16"):
         resolve_dtype("fp16", torch.device("cpu"), desc)
@@ -166,14 +170,18 @@ def test_channels_last_gives_the_same_result(benchmark_dir: Path) -> None:
     assert np.abs(a - b).max() < 1e-5
 
 
-def test_auto_tile_fits_the_cpu_budget() -> None:
+def test_auto_tile_on_cpu_is_the_fast_size_within_the_budget() -> None:
     model = create_model("dan", 4)  # the paper configuration: ~23 KB per LR pixel
-    per_pixel = bytes_per_pixel(model)
-    assert 10_000 < per_pixel < 60_000
-    eng = Upscaler(model, EngineOptions(device="cpu", tile="auto"))
-    assert eng.tile % 8 == 0 and eng.tile >= 64
-    assert per_pixel * SAFETY * eng.tile**2 <= CPU_TILE_BUDGET
-    assert per_pixel * SAFETY * (eng.tile + 8) ** 2 > min(CPU_TILE_BUDGET, eng.memory_budget())
+    assert 10_000 < bytes_per_pixel(model) < 60_000
+    for precision in ("fp32", "bf16"):
+        eng = Upscaler(model, EngineOptions(device="cpu", tile="auto", precision=precision))
+        per_pixel = bytes_per_pixel(model, eng.dtype, channels_last=True)
+        assert eng.tile % 8 == 0 and eng.tile >= 64
+        assert per_pixel * eng.tile**2 <= CPU_FAST_TILE_BYTES  # fastest, not largest
+        assert per_pixel * SAFETY * eng.tile**2 <= CPU_TILE_BUDGET
+        limit = min(CPU_FAST_TILE_BYTES / per_pixel,
+                    min(CPU_TILE_BUDGET, eng.memory_budget()) / (per_pixel * SAFETY))
+        assert (eng.tile + 8) ** 2 > limit, precision
 
 
 def test_bad_tile_settings_are_config_errors() -> None:

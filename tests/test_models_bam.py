@@ -3,13 +3,12 @@ parameter formula, super-image forward conventions, and load_super_image's error
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from conftest import compat_schema
 from torch import nn
 
 from srcli.errors import WeightsError
@@ -117,11 +116,6 @@ def test_default_configs_have_hub_parameter_counts(name: str, scale: int) -> Non
 # ------------------------------------------------------------------ hub key/shape schema
 
 
-@cache
-def _schema(compat: Path) -> dict[str, Any]:
-    return json.loads((compat / "schema.json").read_text())["models"]
-
-
 def _schema_cases() -> list[tuple[str, str]]:
     repos = [f"eugenesiow/{n}" for n in ("msrn-bam", "msrn", "mdsr-bam", "mdsr", "awsrn-bam",
                                           "carn-bam", "carn", "pan-bam", "pan", "a2n",
@@ -136,9 +130,9 @@ def _hub_config(entry: dict[str, Any], scale: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("repo", "scale"), _schema_cases())
-def test_state_dict_equals_schema(compat_dir: Path, repo: str, scale: str) -> None:
+def test_state_dict_equals_schema(repo: str, scale: str) -> None:
     """Names, order, shapes and dtypes of the state dict equal the hub checkpoints'."""
-    entry = _schema(compat_dir)[repo]
+    entry = compat_schema()[repo]
     name, overrides = hub_config_to_srcli(_hub_config(entry, scale))
     with torch.device("meta"):
         model = create_model(name, int(scale), **overrides)
@@ -149,10 +143,10 @@ def test_state_dict_equals_schema(compat_dir: Path, repo: str, scale: str) -> No
 
 
 @pytest.mark.parametrize(("repo", "scale"), _schema_cases())
-def test_load_super_image_accepts_schema(compat_dir: Path, repo: str, scale: str) -> None:
+def test_load_super_image_accepts_schema(repo: str, scale: str) -> None:
     """A checkpoint with exactly the schema's keys loads through the public loader, with the
     `module.` prefix that data_parallel checkpoints (msrn-bam, edsr-base) carry."""
-    entry = _schema(compat_dir)[repo]
+    entry = compat_schema()[repo]
     config = _hub_config(entry, scale)
     prefix = "module." if config.get("data_parallel") else ""
     with torch.device("meta"):
@@ -171,9 +165,8 @@ def test_load_super_image_accepts_schema(compat_dir: Path, repo: str, scale: str
      ("eugenesiow/drln", "drln"), ("eugenesiow/rcan-bam", "rcan-bam"),
      ("eugenesiow/edsr-base", "edsr-base")],
 )
-def test_hub_config_picks_the_registered_model(compat_dir: Path, repo: str,
-                                               expected: str) -> None:
-    assert hub_config_to_srcli(_schema(compat_dir)[repo]["hub_config_json"])[0] == expected
+def test_hub_config_picks_the_registered_model(repo: str, expected: str) -> None:
+    assert hub_config_to_srcli(compat_schema()[repo]["hub_config_json"])[0] == expected
 
 
 # ------------------------------------------------------------------ loader errors

@@ -22,6 +22,9 @@ TINY: dict[str, dict[str, Any]] = {
     "mdsr": {"n_feats": 8, "n_resblocks": 2, "reduction": 4},
     "awsrn": {"n_feats": 8, "block_feats": 16, "n_resblocks": 2, "n_awru": 2, "reduction": 4},
     "carn": {"n_feats": 8, "reduction": 4},
+    "carn-m": {"n_feats": 8, "reduction": 4},  # groups=4 still divides 8
+    "s-lwsr": {"n_feats": 8, "reduction": 4},
+    "oisr": {"n_feats": 8, "n_blocks": 1, "reduction": 4},
     "pan": {"nf": 8, "unf": 8, "nb": 2, "reduction": 4},
     "a2n": {"nf": 8, "unf": 8, "nb": 2},
     "drln": {"n_feats": 16, "reduction": 4},
@@ -36,6 +39,9 @@ REQUIRED = {
     "msrn", "msrn-bam", "mdsr", "mdsr-bam", "awsrn", "awsrn-bam", "carn", "carn-bam",
     "pan", "pan-bam", "drln", "drln-bam", "rcan", "rcan-bam", "edsr-base", "a2n",
     "imdn", "imdn-bam", "edsr-bam",
+    # issue 26: the rest of the BAM paper's Table 2 hosts
+    "carn-m", "carn-m-bam", "s-lwsr32", "s-lwsr32-bam", "oisr-lf-s", "oisr-lf-s-bam",
+    "oisr-lf", "oisr-lf-bam",
 }
 
 MODELS = list_models()
@@ -85,7 +91,9 @@ def test_descriptor(name: str, scale: int) -> None:
     ("name", "pools"),
     [("msrn", False), ("msrn-bam", True), ("pan", False), ("pan-bam", True), ("rcan", True),
      ("drln", True), ("imdn", True), ("edsr-base", False), ("edsr-bam", True), ("a2n", True),
-     ("carn", False), ("carn-bam", True), ("awsrn", False), ("awsrn-bam", True)],
+     ("carn", False), ("carn-bam", True), ("awsrn", False), ("awsrn-bam", True),
+     ("carn-m", False), ("carn-m-bam", True), ("s-lwsr32", False), ("s-lwsr32-bam", True),
+     ("oisr-lf-s", False), ("oisr-lf-bam", True)],
 )
 def test_global_pooling_flag(name: str, pools: bool) -> None:
     assert tiny(name, 2).descriptor.global_pooling is pools
@@ -128,9 +136,30 @@ def test_unknown_model_names_the_likely_intent(typed: str, hint: str) -> None:
     with pytest.raises(UnknownModelError) as caught:
         get_spec(typed)
     message = str(caught.value)
-    assert hint in message and "\n" not in message and message.endswith("rcan, rcan-bam")
+    assert hint in message and "\n" not in message and message.endswith(", ".join(MODELS[-2:]))
 
 
 def test_unknown_model_without_a_near_name_lists_only_the_known() -> None:
     with pytest.raises(UnknownModelError, match=r"^unknown model 'esrgan'; known models: a2n"):
         get_spec("esrgan")
+
+
+#: Hosts that BAM is inserted into (no attention of their own to replace): name-bam holds
+#: exactly name's parameters plus its BAM blocks'.
+BAM_INSERTED = ["carn", "carn-m", "edsr", "msrn", "mdsr", "awsrn", "s-lwsr32", "oisr-lf-s",
+                "oisr-lf"]
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("host", BAM_INSERTED)
+def test_bam_adds_exactly_the_bam_parameters(host: str, scale: int) -> None:
+    from srcli.models import count_parameters
+    from srcli.models.layers.attention import BAM
+
+    with torch.device("meta"):  # default (paper-size) configs, shapes only
+        base = create_model(host, scale)
+        with_bam = create_model(f"{host}-bam", scale)
+    blocks = [m for m in with_bam.modules() if isinstance(m, BAM)]
+    assert blocks and not any(isinstance(m, BAM) for m in base.modules())
+    added = sum(count_parameters(m) for m in blocks)
+    assert count_parameters(with_bam) - count_parameters(base) == added

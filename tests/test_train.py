@@ -17,7 +17,7 @@ import torch
 from conftest import BENCHMARK, TRAIN_DATA
 from safetensors.torch import load_file
 
-from srcli.data.patches import build_patch_set, load_rgb
+from srcli.data.patches import build_patch_set, find_images, load_rgb
 from srcli.imaging.color import rgb_to_y
 from srcli.imaging.degrade import degrade
 from srcli.imaging.resize import imresize
@@ -46,13 +46,26 @@ def test_cosine_schedule_warms_up_then_decays_to_floor() -> None:
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four real T91 images: enough for patches, quick to degrade."""
-    src = TRAIN_DATA / "T91"
-    if not src.is_dir():
-        pytest.skip("training data not found")
+    src = TRAIN_DATA / "T91"  # tests/data holds t1, t10, t11 and t12
     dst = tmp_path_factory.mktemp("train_data")
     for p in sorted(src.glob("*.png"))[:4]:
         shutil.copy(p, dst / p.name)
     return dst
+
+
+@pytest.mark.full_set
+def test_the_whole_training_pool_reads_as_documented(shared_datasets: Path) -> None:
+    """../shared/datasets/README.md: 470 images in three folders, 302003 (the source photo of
+    Set5 img_005) removed, none of the 20 val/ images, every one decodable as RGB."""
+    paths = find_images([shared_datasets / "train"])
+    counts = {f: sum(p.parent.name == f for p in paths) for f in ("T91", "BSDS200", "BSDS200test")}
+    assert counts == {"T91": 91, "BSDS200": 199, "BSDS200test": 180} and len(paths) == 470
+    assert all(p.stem != "302003" for p in paths)
+    val = {p.stem for p in find_images([shared_datasets / "val"])}
+    assert len(val) == 20 and val.isdisjoint(p.stem for p in paths)
+    for path in paths:
+        rgb = load_rgb(path)
+        assert rgb.dtype == np.uint8 and rgb.shape[2] == 3 and min(rgb.shape[:2]) >= 78, path
 
 
 def _cmd(data: Path, out: Path, iters: int, *extra: str) -> list[str]:

@@ -10,6 +10,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from srcli import __version__
@@ -33,19 +34,20 @@ class GuardedGroup(TyperGroup):
         except SrcliError as exc:
             if state["debug"]:
                 raise
-            err.print(f"[bold red]error:[/bold red] {exc}", markup=True, soft_wrap=True)
+            err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except BrokenPipeError:  # `srcli ... | head`: click's main exits quietly on EPIPE
             raise
         except OSError as exc:  # disk full, permission denied, ... are the user's to fix
             if state["debug"]:
                 raise
-            err.print(f"[bold red]error:[/bold red] {exc}", soft_wrap=True)
+            err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(1) from None
         except Exception as exc:
             if state["debug"]:
                 raise
-            err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} "
+            err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: "
+                      f"{escape(str(exc))} "
                       "(rerun with --debug for the traceback and please report it)",
                       soft_wrap=True)
             raise typer.Exit(1) from None

@@ -9,6 +9,7 @@ import csv
 import json
 import math
 import time
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,7 +18,7 @@ import typer
 from srcli.cli.console import count_progress, err
 from srcli.cli.options import Degradation, check_device
 from srcli.data.names import KNOWN
-from srcli.errors import WeightsError
+from srcli.errors import ConfigError, WeightsError
 from srcli.runtime import keep_freed_memory
 
 if TYPE_CHECKING:  # torch, OpenCV and the models load only when the command runs
@@ -27,8 +28,16 @@ if TYPE_CHECKING:  # torch, OpenCV and the models load only when the command run
 
 DEFAULT_MODEL = "dan"
 DEFAULT_DATASETS = ("set5", "set14")
+
+
+class BenchPrecision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+    auto = "auto"
 CSV_FIELDS = ("dataset", "scale", "degradation", "model", "params", "psnr", "ssim", "images",
-              "seconds", "ms_per_image", "mp_per_s", "metric", "crop", "ensemble", "device")
+              "seconds", "ms_per_image", "mp_per_s", "metric", "crop", "ensemble", "device",
+              "precision")
 
 
 
@@ -122,11 +131,12 @@ def bench(
         "export), a super-image folder or hf://owner/repo/file.")] = None,
     scale: Annotated[list[int] | None, typer.Option(
         "--scale", "-s", min=2, max=8, show_default=False,
-        help="Upscaling factor, repeatable. Default: 4 for bi, 3 for bd and dn.")] = None,
+        help="Upscaling factor, repeatable. Default: 4 for bi and real, 3 for bd and dn.")] = None,
     degradation: Annotated[Degradation, typer.Option(
         "--degradation", case_sensitive=False,
         help="How LR inputs are made from HR: bi = MATLAB bicubic; bd = 7x7 Gaussian blur "
-        "(sigma 1.6) + nearest downscale; dn = bicubic + Gaussian noise (sigma 30).")
+        "(sigma 1.6) + nearest downscale; dn = bicubic + Gaussian noise (sigma 30); real = "
+        "random blur + bicubic + noise + JPEG, fixed per image by --seed.")
     ] = Degradation.bi,
     ensemble: Annotated[bool, typer.Option(
         "--ensemble", help="x8 self-ensemble for every model (8x slower).")] = False,
@@ -156,19 +166,34 @@ def bench(
     threads: Annotated[int | None, typer.Option(
         "--threads", min=1, show_default=False,
         help="CPU threads (default: the physical cores this process may use).")] = None,
+    precision: Annotated[BenchPrecision, typer.Option(
+        "--precision", case_sensitive=False,
+        help="Model arithmetic: fp32 (as papers report), or bf16/fp16/auto to measure what "
+        "reduced precision costs.")] = BenchPrecision.fp32,
     rgb: Annotated[bool, typer.Option(
         "--rgb", help="Score PSNR/SSIM on the RGB channels instead of the Y channel.")
     ] = False,
     seed: Annotated[int, typer.Option(
-        "--seed", help="Seed of the dn noise (fixed, so every run sees the same inputs).")] = 0,
+        "--seed", help="Seed of the dn noise and of the real degradation (fixed, so every "
+        "run sees the same inputs).")] = 0,
 ) -> None:
     """Benchmark models on standard test sets (PSNR/SSIM as published in SR papers)."""
     keep_freed_memory()
     from srcli.bench import BenchOptions, evaluate
+    from srcli.inference import shard as sharding
 
-    scales = list(dict.fromkeys(scale or ([4] if degradation is Degradation.bi else [3])))
+    try:  # under torchrun/srun: score a share of the images, rank 0 prints the table
+        shard = sharding.from_env()
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    sharding.init(shard)
+
+    scales = list(dict.fromkeys(scale or (
+        [4] if degradation in (Degradation.bi, Degradation.real) else [3])))
     opts = BenchOptions(degradation=degradation.value, y_channel=not rgb, limit=limit,
-                        seed=seed, device=device, ensemble=ensemble, threads=threads,
+                        seed=seed, device=sharding.local_device(device, shard),
+                        ensemble=ensemble, threads=sharding.local_threads(threads, shard),
+                        precision=precision.value,
                         save_images=save_images, visuals=visuals)
     table = _models(model, scales, weights, degradation.value)
     start = time.perf_counter()
@@ -179,9 +204,22 @@ def bench(
         def on_progress(done: int, total: int, what: str) -> None:
             bar.update(task, completed=done, total=total, description=what)
 
-        rows = evaluate(list(dataset or DEFAULT_DATASETS), table, scales, opts,
-                        data_dir=data_dir, progress=on_progress)
+        def on_error(path: Path, message: str) -> None:
+            failed.append(path)
+            bar.console.print(f"failed  {message} (left out of the scores)", markup=False,
+                              soft_wrap=True, highlight=False)
+
+        failed: list[Path] = []
+        try:
+            rows = evaluate(list(dataset or DEFAULT_DATASETS), table, scales, opts,
+                            data_dir=data_dir, progress=on_progress, on_error=on_error,
+                            shard=shard)
+        except ConfigError as exc:  # --device cuda without CUDA, ...: a usage error (exit 2)
+            raise typer.BadParameter(str(exc)) from None
     elapsed = time.perf_counter() - start
+    sharding.finish(shard)
+    if shard.rank > 0:
+        raise typer.Exit(1 if failed else 0)
     err.print(_table(rows, "RGB" if rgb else "Y"))
     err.print(f"{sum(r.images for r in rows)} image evaluations in {elapsed:.1f} s",
               highlight=False)
@@ -194,6 +232,9 @@ def bench(
         else:
             Path(json_path).parent.mkdir(parents=True, exist_ok=True)
             Path(json_path).write_text(text + "\n")
+    if failed:  # the scores above are of the readable images; the exit code says some were not
+        err.print(f"{len(failed)} image(s) could not be read", highlight=False)
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

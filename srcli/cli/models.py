@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from srcli.cli.console import err, out
-from srcli.errors import WeightsError
+from srcli.cli.options import Degradation
+from srcli.errors import ConfigError, WeightsError
 
 if TYPE_CHECKING:  # srcli.weights loads torch (checkpoint reading): only when a command runs
     from rich.progress import Progress
 
     from srcli.weights.manifest import Manifest, WeightsEntry
 
-models_app = typer.Typer(help="List, inspect, download and verify pretrained weights.",
+models_app = typer.Typer(help="List, inspect, download, verify and export pretrained models.",
                          no_args_is_help=True)
 
 
@@ -48,6 +49,14 @@ def _best_set5(entries: list[WeightsEntry]) -> str:
 
 def _millions(n: int | None) -> str:
     return "?" if n is None else f"{n / 1e6:.2f}M"
+
+
+def _params_cell(group: list[WeightsEntry]) -> str:
+    """One figure when every scale has the same size, else one per scale (DAN's upsampler
+    grows with the scale: 0.63M at x2, 0.72M at x4)."""
+    sizes = list(dict.fromkeys(_millions(e.params) for e in group))
+    # one line per scale, beside the Set5 column's one line per scale
+    return sizes[0] if len(sizes) == 1 else "\n".join(_millions(e.params) for e in group)
 
 
 def _entry_json(entry: WeightsEntry) -> dict[str, Any]:
@@ -100,7 +109,7 @@ def list_cmd(
             group = [e for e in entries if e.degradation == deg]
             here = [e for e in group if entry_status(e) is not None]
             table.add_row(name, group[0].family, _scales(group, deg=False),
-                          _millions(group[-1].params), deg.upper(), _source(group[0]),
+                          _params_cell(group), deg.upper(), _source(group[0]),
                           _scales(here, deg=False) or "—", _best_set5(group))
     out.print(table)
     if not any(e.bundled for e in manifest.for_model(manifest.default_model)):
@@ -266,3 +275,68 @@ def verify_cmd(
         err.print("No bundled or cached weights to verify.")
     if failed:
         raise WeightsError(f"{failed} weights file(s) failed verification")
+
+
+@models_app.command("export")
+def export_cmd(
+    name: Annotated[str, typer.Argument(help="Model name (any of `srcli.models`' registry).",
+                                        metavar="NAME", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE.onnx",
+                                         help="The ONNX file to write.", show_default=False)],
+    scale: Annotated[int | None, typer.Option(
+        "--scale", "-s", min=2, max=8, show_default=False,
+        help="Upscaling factor. Default: 4 (3 with --degradation bd or dn).")] = None,
+    degradation: Annotated[Degradation, typer.Option(
+        "--degradation", "-d", case_sensitive=False,
+        help="Which pretrained weights: bi, bd or dn (as for `srcli upscale`).")
+    ] = Degradation.bi,
+    weights: Annotated[str | None, typer.Option(
+        "--weights", metavar="FILE|REPO", show_default=False,
+        help="Weights file or hub repo (default: the model's bundled or published weights).")
+    ] = None,
+    opset: Annotated[int, typer.Option("--opset", min=13, help="ONNX opset version.")
+                     ] = 18,
+    verify: Annotated[bool, typer.Option(
+        "--verify/--no-verify", help="Compare onnxruntime with PyTorch at two input sizes.")
+    ] = True,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing FILE.")
+                         ] = False,
+    as_json: Annotated[bool, typer.Option("--json", show_default=False,
+                                          help="A JSON summary on stdout.")] = False,
+) -> None:
+    """Export NAME with its weights to ONNX (dynamic height/width), checked with onnxruntime."""
+    if name.endswith("+"):
+        raise typer.BadParameter("self-ensemble (NAME+) is not part of a model; export NAME",
+                                 param_hint="NAME")
+    if output.exists() and not overwrite:
+        raise typer.BadParameter(f"{output} exists (use --overwrite)", param_hint="'-o'")
+    from srcli.export import EXTRA_HINT, TOLERANCE, ExportError, export_onnx, verify_onnx
+    from srcli.models.pretrained import load_model
+
+    if scale is None:
+        scale = 4 if degradation is Degradation.bi else 3
+    model = load_model(name, scale, weights, degradation=degradation.value)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    export_onnx(model, output, opset=opset)
+    checks = []
+    if verify:
+        try:
+            checks = verify_onnx(model, output)
+        except ConfigError:  # no onnxruntime: the file is written, only the check is missing
+            err.print(f"note: not verified (onnxruntime is missing: {EXTRA_HINT})")
+        worst = max((c.max_abs_diff for c in checks), default=0.0)
+        if worst > TOLERANCE:
+            output.unlink()
+            raise ExportError(f"onnxruntime and PyTorch differ by {worst:.2e} > {TOLERANCE:g}; "
+                              f"{output} removed")
+    summary = {"model": model.model_name, "scale": scale, "degradation": degradation.value,
+               "path": str(output), "bytes": output.stat().st_size, "opset": opset,
+               "checks": [{"height": c.height, "width": c.width,
+                           "max_abs_diff": c.max_abs_diff} for c in checks]}
+    if as_json:
+        out.print_json(json.dumps(summary))
+    diffs = ", ".join(f"{c.max_abs_diff:.1e} at {c.height}x{c.width}" for c in checks)
+    err.print(f"[green]ok[/green] {output}: {summary['bytes'] / 1e6:.1f} MB, opset {opset}, "
+              "dynamic height/width"
+              + (f"; onnxruntime vs PyTorch max |diff| {diffs}" if checks else ""),
+              soft_wrap=True)

@@ -10,11 +10,23 @@ from srcli.inference.defaults import DEVICE_PATTERN
 
 
 class Degradation(str, Enum):
-    """How a low-resolution image was made (the three settings of the SR literature)."""
+    """How a low-resolution image was made (the three settings of the SR literature, and
+    srcli's `real`: random blur, bicubic, noise and JPEG, see srcli.imaging.degrade)."""
 
     bi = "bi"
     bd = "bd"
     dn = "dn"
+    real = "real"
+
+
+class UpscaleDegradation(str, Enum):
+    """`upscale`'s choices: a family of weights, or auto (measure each input and pick)."""
+
+    bi = "bi"
+    bd = "bd"
+    dn = "dn"
+    real = "real"
+    auto = "auto"
 
 
 def check_device(value: str) -> str:

@@ -4,6 +4,7 @@ shippable weights. Distributed: `torchrun --nproc_per_node N -m srcli train ...`
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -35,7 +36,7 @@ class RichReporter:
         self.task: Any = None
 
     def event(self, kind: str, rec: dict[str, Any]) -> None:
-        if int(os.environ.get("RANK", "0")) != 0 or self.quiet:
+        if int(os.environ.get("RANK", "0")) != 0 or (self.quiet and kind != "warning"):
             return
         if kind == "start":
             err.print(f"training: {rec['params']:,} parameters on {rec['device']} "
@@ -63,6 +64,8 @@ class RichReporter:
             self.last_val = rec.get("psnr_ema", rec["psnr"])
             ema = f" (EMA {rec['psnr_ema']:.3f})" if "psnr_ema" in rec else ""
             err.print(f"validation {rec['val']} at it {rec['iter']}: {rec['psnr']:.3f} dB{ema}")
+        elif kind == "warning":
+            err.print(f"warning: {rec['message']}", highlight=False, soft_wrap=True)
         elif kind in ("checkpoint", "resume", "stopped", "init_from"):
             if kind == "init_from":
                 new = rec.get("identity")  # a deeper model: list its new blocks, not tensors
@@ -108,7 +111,7 @@ def train_cmd(
                                             "(repeatable), e.g. --set n_feats=32.")] = None,
     data: Annotated[list[Path] | None, typer.Option(help="Folder of HR training images "
                                              "(repeatable; default $SRCLI_TRAIN_DATA).")] = None,
-    degradation: Annotated[str, typer.Option(help="bi | bd | dn")] = "bi",
+    degradation: Annotated[str, typer.Option(help="bi | bd | dn | real")] = "bi",
     patch: Annotated[int, typer.Option(help="LR patch size (paper: 48 DAN, 64 BAM).")] = 48,
     scale_aug: Annotated[str, typer.Option(help="Also train on the HR images downscaled by "
                                            "these factors, e.g. 0.9,0.8,0.7,0.6 (VDSR's "
@@ -125,7 +128,10 @@ def train_cmd(
     loss: Annotated[str, typer.Option(help="l1 (papers) | l2 (mean squared error, "
                                       "the quantity PSNR measures) | l1y (luma L1 + "
                                       "0.25 x RGB L1).")] = "l1",
-    val: Annotated[str, typer.Option(help="Validation set name or folder ('' = none).")] = "set5",
+    val: Annotated[str | None, typer.Option(
+        help="Validation folder of HR images, or a benchmark name ('' = none). Default: "
+        "$SRCLI_VAL_DATA, else the val/ folder beside the first --data folder, else none.",
+        show_default=False)] = None,
     val_every: Annotated[int, typer.Option(help="Validate every K iterations.")] = 1000,
     val_limit: Annotated[int, typer.Option(help="Validate on the first N images.")] = 0,
     ckpt_every: Annotated[int, typer.Option(help="Checkpoint every N iterations.")] = 500,
@@ -134,6 +140,9 @@ def train_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/dan"),
     resume: Annotated[str | None, typer.Option(help="Resume from a run folder, checkpoint "
                                                "or 'auto'.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Start a new run in a non-empty --out, "
+                                            "deleting the earlier run's checkpoints, log and "
+                                            "config (without it that is refused).")] = False,
     init_from: Annotated[str, typer.Option(help="Initialise matching tensors from weights "
                                            "or a checkpoint (transfer learning).")] = "",
     init_grow: Annotated[bool, typer.Option(help="With --init-from a narrower or shallower "
@@ -143,7 +152,10 @@ def train_cmd(
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int, typer.Option(help="torch intra-op threads (0 = default).")] = 0,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps")] = "auto",
-    amp: Annotated[str, typer.Option(help="none | bf16 | fp16 (CUDA).")] = "none",
+    amp: Annotated[str, typer.Option(help="Mixed precision: none | bf16 (CUDA, and CPUs "
+                                     "with AMX/AVX512-BF16, where it is ~2.5x faster: "
+                                     "recommended there) | fp16 (CUDA only). Master weights "
+                                     "and the loss stay fp32.")] = "none",
     channels_last: Annotated[bool, typer.Option(help="channels_last memory format.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
@@ -161,19 +173,44 @@ def train_cmd(
         degradation=degradation.lower(), patch=patch, scale_aug=_parse_factors(scale_aug),
         batch=batch, iters=iters, lr=lr,
         lr_schedule=lr_schedule, epoch_iters=epoch_iters, decay_epochs=decay_epochs,
-        warmup_iters=warmup, ema=ema, loss=loss.lower(), val=val, val_every=val_every,
+        warmup_iters=warmup, ema=ema, loss=loss.lower(), val=_default_val(val, folders),
+        val_every=val_every,
         val_limit=val_limit,
         ckpt_every=ckpt_every, keep_ckpts=keep, log_every=log_every, out=str(out_dir),
         seed=seed, threads=threads, device=device, amp=amp, channels_last=channels_last,
         init_from=init_from, init_grow=init_grow)
     reporter = RichReporter(quiet)
     try:
-        summary = train(cfg, resume=resume, reporter=reporter)
+        summary = train(cfg, resume=resume, reporter=reporter, overwrite=overwrite)
     finally:
         reporter.close()
+    if summary.get("signal"):  # stopped by SIGINT/SIGTERM: checkpoint saved, exit as upscale
+        if int(os.environ.get("RANK", "0")) == 0:
+            err.print(f"interrupted at iteration {summary['iteration']}; checkpoint saved, "
+                      f"continue with --resume {summary['run_dir']}")
+        raise typer.Exit(128 + summary["signal"])
     if int(os.environ.get("RANK", "0")) == 0 and not quiet:
-        err.print(f"done at iteration {summary['iteration']}; best validation PSNR "
-                  f"{summary['best_psnr']:.3f} dB; run folder {summary['run_dir']}")
+        best = summary["best_psnr"]
+        scored = f"best validation PSNR {best:.3f} dB" if best > -math.inf else "no validation"
+        err.print(f"done at iteration {summary['iteration']}; {scored}; run folder "
+                  f"{summary['run_dir']}")
+
+
+def _default_val(val: str | None, data: list[str]) -> str:
+    """`--val` when not given: $SRCLI_VAL_DATA, else `val/` beside the first --data folder
+    (datasets/val beside datasets/train), else no validation, with a note."""
+    if val is not None:
+        return val
+    if env := os.environ.get("SRCLI_VAL_DATA"):
+        return env
+    if data:
+        beside = Path(data[0]).expanduser().resolve().parent / "val"
+        if beside.is_dir():
+            return str(beside)
+    if int(os.environ.get("RANK", "0")) == 0:
+        err.print("note: no validation set (no --val, no $SRCLI_VAL_DATA, no val/ folder "
+                  "beside --data); checkpoints are not scored", highlight=False, soft_wrap=True)
+    return ""
 
 
 @train_app.command("export")

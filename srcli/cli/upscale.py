@@ -7,7 +7,10 @@ summary to stdout.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -19,17 +22,18 @@ import typer
 from rich.markup import escape
 
 from srcli.cli.console import count_progress, err, out, state
-from srcli.cli.options import Degradation, check_device
+from srcli.cli.options import UpscaleDegradation, check_device
 from srcli.errors import ConfigError, SrcliError
 from srcli.imaging.limits import DEFAULT_MAX_PIXELS
 from srcli.inference.defaults import DEFAULT_OVERLAP
+from srcli.inference.shard import Shard, local_device, local_threads
 from srcli.runtime import keep_freed_memory
 
 if TYPE_CHECKING:  # the heavy modules (torch, OpenCV) load only when a command runs
-    import torch
     from rich.progress import Progress
 
     from srcli.inference.batch import Job
+    from srcli.inference.claim import Claim
     from srcli.inference.engine import Upscaler
 
 DEFAULT_MODEL = "dan"
@@ -40,6 +44,7 @@ class OutputFormat(str, Enum):
     jpg = "jpg"
     webp = "webp"
     tiff = "tiff"
+    bmp = "bmp"
     same = "same"
 
 
@@ -60,6 +65,7 @@ class FileResult:
     seconds: float = 0.0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    auto: dict[str, object] | None = None  # --degradation auto: measurements and choice
 
 
 # ------------------------------------------------------------------------ option parsing
@@ -100,15 +106,6 @@ def _resolve_format(fmt: str, output: Path | None, single_file: bool) -> str:
     return implied
 
 
-# ------------------------------------------------------------------------ settings
-
-
-def _precision_name(dtype: torch.dtype) -> str:
-    import torch
-
-    return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
-
-
 # ------------------------------------------------------------------------ one file
 
 
@@ -119,7 +116,7 @@ def _debug() -> bool:
 def _run_job(job: Job, upscaler: Upscaler, *, overwrite: bool | None, single: bool,
              quality: int, max_pixels: int, outscale: float | None,
              on_pass: Callable[[int, int], None]) -> FileResult:
-    from srcli.imaging.io import read_image, write_image
+    from srcli.imaging.io import format_for_path, read_image, stored_bits, write_image
     from srcli.inference.pipeline import upscale_image
 
     res = FileResult(str(job.input), str(job.output) if job.output else None)
@@ -132,13 +129,19 @@ def _run_job(job: Job, upscaler: Upscaler, *, overwrite: bool | None, single: bo
         else:
             res.status = "skipped"
         return res
+    claim = _claim(job, res, overwrite)
+    if claim is None:
+        return res
     start = time.perf_counter()
     try:
         image = read_image(job.input, max_pixels=max_pixels)
         res.size_in = list(image.size)
-        result = upscale_image(image, upscaler, outscale=outscale, progress=on_pass)
+        fmt = format_for_path(job.output)  # quantize band by band to what gets stored
+        bits = stored_bits(image, fmt) if fmt else None
+        result = upscale_image(image, upscaler, outscale=outscale, progress=on_pass, bits=bits)
         job.output.parent.mkdir(parents=True, exist_ok=True)
-        res.notes = write_image(job.output, result, quality=quality, overwrite=True)
+        res.notes = [*image.notes, *write_image(job.output, result, quality=quality,
+                                                overwrite=True)]
         res.size_out = list(result.size)
         res.status = "ok"
     except (SrcliError, OSError) as exc:
@@ -147,8 +150,32 @@ def _run_job(job: Job, upscaler: Upscaler, *, overwrite: bool | None, single: bo
         if _debug():
             raise
         res.error = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
+    finally:
+        claim.release()
     res.seconds = round(time.perf_counter() - start, 3)
     return res
+
+
+def _claim(job: Job, res: FileResult, overwrite: bool | None) -> Claim | None:
+    """Claim the output (see inference/claim.py) so that a second `srcli upscale` on the same
+    folder takes other files; None, with `res` filled in, when this file is not ours to do."""
+    from srcli.inference.claim import try_claim
+
+    assert job.output is not None
+    try:
+        job.output.parent.mkdir(parents=True, exist_ok=True)
+        claim = try_claim(job.output)
+    except OSError as exc:
+        res.error = f"{job.output}: cannot claim it ({exc.strerror or exc})"
+        return None
+    if claim is None:
+        res.status = "skipped"
+        res.notes = ["another srcli process is upscaling it"]
+    elif job.output.exists() and not overwrite:  # finished by another process meanwhile
+        claim.release()
+        res.status = "skipped"
+        return None
+    return claim
 
 
 def _describe(res: FileResult) -> str:
@@ -157,7 +184,8 @@ def _describe(res: FileResult) -> str:
         where = "" if error.startswith(res.input) else f"{res.input}: "  # no name twice
         return f"[red]failed[/red]  {where}{escape(error)}"
     if res.status == "skipped":
-        return f"[yellow]skipped[/yellow] {escape(str(res.output))} (exists)"
+        why = res.notes[0] if res.notes else "exists"
+        return f"[yellow]skipped[/yellow] {escape(str(res.output))} ({escape(why)})"
     (wi, hi), (wo, ho) = res.size_in or (0, 0), res.size_out or (0, 0)
     notes = "".join(f"\n        note: {n}" for n in res.notes)
     return (f"[green]ok[/green]      {escape(res.input)} -> {escape(str(res.output))}  "
@@ -200,34 +228,197 @@ def _run_batch(jobs: list[Job], upscaler: Upscaler, *, quiet: bool,
 # ------------------------------------------------------------------------ the command
 
 
-def _plan(inputs: list[str], output: Path | None, fmt: str, label: str, *,
+def _plan(inputs: list[str], output_arg: str | None, fmt: str, label: str, *,
           recursive: bool) -> tuple[list[Job], bool]:
     """(jobs, single): one job per input file, unreadable inputs as failed jobs up front."""
     from srcli.inference.batch import expand_inputs, plan_outputs
 
+    output = Path(output_arg).expanduser() if output_arg else None
+    # Path() drops a trailing slash, which is how a user says "a folder" for one input.
+    to_folder = bool(output_arg) and output_arg.endswith(("/", os.sep))  # type: ignore[union-attr]
     sources, missing = expand_inputs(inputs, recursive=recursive)
     single = len(inputs) == 1 and len(sources) == 1 and sources[0].root is None
     if output is not None and not single and output.exists() and not output.is_dir():
         raise typer.BadParameter(f"{output} is a file; several inputs need an output folder",
                                  param_hint="'-o' / '--output'")
-    fmt_name = _resolve_format(fmt, output, single)
+    fmt_name = _resolve_format(fmt, output, single and not to_folder)
     return missing + plan_outputs(sources, output=output, fmt=fmt_name, label=label,
-                                  single_file=single), single
+                                  single_file=single and not to_folder), single
 
 
-def _headline(n_files: int, s: dict[str, object], *, auto_tile: bool) -> str:
-    deg = "" if s["degradation"] == "bi" else f" {str(s['degradation']).upper()}"
-    return (f"srcli upscale: {n_files} file(s), model {s['model']} x{s['scale']}{deg}"
-            f"{' +ensemble' if s['ensemble'] else ''}, {s['device']} {s['precision']}, "
+def _needs_model(jobs: list[Job], overwrite: bool | None) -> bool:
+    return any(j.error is None and j.output is not None and (overwrite or not j.output.exists())
+               for j in jobs)
+
+
+def _finish_without_model(jobs: list[Job], settings: dict[str, object], *,
+                          overwrite: bool | None, single: bool, quiet: bool,
+                          json_output: bool) -> None:
+    """Report a batch with nothing to compute (all skipped or failed) without loading the
+    model: loading a big model, or an ensemble, only to refuse an existing output wastes
+    seconds."""
+    results = [_run_job(job, None, overwrite=overwrite, single=single,  # type: ignore[arg-type]
+                        quality=0, max_pixels=0, outscale=None, on_pass=lambda d, t: None)
+               for job in jobs]
+    for res in results:
+        if res.status == "failed" or not quiet:
+            err.print(_describe(res), soft_wrap=True, highlight=False)
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "failed")}
+    if json_output:
+        summary = {**settings, **counts, "seconds": 0.0, "files": [asdict(r) for r in results]}
+        out.print(json.dumps(summary, indent=2), markup=False, highlight=False)
+    if not quiet:
+        err.print(f"0 upscaled, {counts['skipped']} skipped, {counts['failed']} failed "
+                  "(model not loaded: nothing to compute)", highlight=False)
+    raise typer.Exit(1 if counts["failed"] else 0)
+
+
+def _remove_stale_temps(jobs: list[Job]) -> None:
+    """Delete `.NAME.*.part` files an earlier, killed run left beside our outputs."""
+    from srcli.imaging.io import remove_stale_temps
+
+    for folder in {j.output.parent for j in jobs if j.output is not None}:
+        remove_stale_temps(folder)
+
+
+def _refuse_oversized(jobs: list[Job], scale: int, *, tile: str, overlap: int,
+                      outscale: float | None, overwrite: bool | None,
+                      max_pixels: int | None) -> None:
+    """Fail, before the model loads, each job whose image cannot fit in the memory available
+    (estimated from its header, see inference/budget.py), instead of dying mid-way."""
+    from srcli.imaging.io import format_for_path, peek_image, stored_bits_for
+    from srcli.inference.budget import JobShape, available_memory, refusal
+
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    available: int | None = None
+    for job in jobs:
+        if job.error or job.output is None or (job.output.exists() and not overwrite):
+            continue
+        head = peek_image(job.input)
+        if head is None or (limit and head.width * head.height > limit):
+            continue  # read_image says why, in its own words
+        fmt = format_for_path(job.output)
+        out_size = None
+        if outscale:
+            size = (max(1, math.floor(head.width * outscale + 0.5)),
+                    max(1, math.floor(head.height * outscale + 0.5)))
+            out_size = None if size == (head.width * scale, head.height * scale) else size
+        shape = JobShape(head.width, head.height, scale, gray=head.gray, alpha=head.alpha,
+                         bits=stored_bits_for(head.bit_depth, head.alpha, fmt) if fmt else None,
+                         out_size=out_size)
+        available = available_memory() if available is None else available
+        job.error = refusal(str(job.input), shape, tile=None if tile == "auto" else int(tile),
+                            overlap=overlap, available=available)
+
+
+def _load_upscaler(model: str, scale: int, weights: str | None, degradation: str, *,
+                   quiet: bool, options: dict[str, object]) -> Upscaler:
+    deg = "" if degradation == "bi" else f" {degradation}"
+    with _loading(quiet, f"loading {model} x{scale}{deg}"):
+        from srcli.inference.engine import EngineOptions, Upscaler
+        from srcli.models.pretrained import load_model
+
+        try:
+            net = load_model(model, scale, weights, degradation=degradation)
+        except ConfigError as exc:  # --weights for a parameter-free model: a usage error
+            raise typer.BadParameter(str(exc), param_hint="'--weights'") from None
+        try:
+            return Upscaler(net, EngineOptions(**options))  # type: ignore[arg-type]
+        except ConfigError as exc:  # --tile 8, --device cuda without CUDA, ...: usage errors
+            raise typer.BadParameter(str(exc)) from None
+
+
+def _groups(jobs: list[Job], degradation: str, model: str, scale: int, *,
+            weights: str | None, overwrite: bool | None, quiet: bool,
+            max_pixels: int | None) -> tuple[dict[str, list[Job]], dict[str, dict[str, object]]]:
+    """Jobs by weights family, and per input what auto measured and chose. Auto decodes each
+    input once more, before any model loads, to measure it (srcli.imaging.estimate)."""
+    if degradation != "auto":
+        return {degradation: jobs}, {}
+    if weights is not None:
+        raise typer.BadParameter("auto picks among the model's own weights; drop --weights "
+                                 "or name a degradation", param_hint="'--degradation'")
+    from srcli.imaging.estimate import measure
+    from srcli.imaging.io import read_image
+    from srcli.inference.auto import available_families, choose
+
+    available = available_families(model, scale)
+    groups: dict[str, list[Job]] = {}
+    picks: dict[str, dict[str, object]] = {}
+    for job in jobs:
+        deg = "bi"  # failed or skipped jobs: no measurement, the batch reports them
+        if job.error is None and job.output is not None and \
+                (overwrite or not job.output.exists()):
+            try:
+                image = read_image(job.input, max_pixels=DEFAULT_MAX_PIXELS
+                                   if max_pixels is None else max_pixels)
+                m = measure(image.pixels, job.input)
+            except (SrcliError, OSError):
+                m = None  # the run itself reports the unreadable file
+            if m is not None:
+                c = choose(m, available)
+                deg = c.degradation
+                picks[str(job.input)] = {**m.as_dict(), "wanted": c.wanted, "chosen": deg}
+                missing = "" if deg == c.wanted else f" (no {c.wanted} weights)"
+                if not quiet:
+                    err.print(f"auto: {c.why} → {model} {deg} ×{scale}{missing}  "
+                              f"{escape(str(job.input))}", highlight=False, soft_wrap=True)
+        groups.setdefault(deg, []).append(job)
+    return groups, picks
+
+
+def _shard() -> Shard:
+    """This process's share of the batch under torchrun/srun (see inference/shard.py)."""
+    from srcli.inference.shard import from_env, init
+
+    try:
+        shard = from_env()
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    init(shard)
+    return shard
+
+
+def _gather(shard: Shard, results: list[FileResult], elapsed: float
+            ) -> tuple[list[FileResult], float] | None:
+    """All ranks' results on rank 0, in the batch's order (None on the other ranks)."""
+    from srcli.inference.shard import finish, gather
+
+    if not shard.active:
+        return results, elapsed
+    parts = gather(shard, (results, elapsed))
+    finish(shard)
+    if parts is None:
+        return None
+    return shard.merge([p[0] for p in parts]), max(p[1] for p in parts)
+
+
+def _headline(n_files: int, model: str, scale: int, degradation: str, ensemble: bool) -> str:
+    """The first line, printed before anything slow (torch, the weights) loads."""
+    deg = "" if degradation == "bi" else f" {degradation.upper()}"
+    return (f"srcli upscale: {n_files} file(s), model {model} x{scale}{deg}"
+            f"{' +ensemble' if ensemble and not model.endswith('+') else ''}")
+
+
+def _settings_line(s: dict[str, object], *, auto_tile: bool) -> str:
+    """What the engine chose, and why the precision: `cpu bf16 (auto: CPU has amx_bf16)`."""
+    return (f"  {s['device']} {s['precision']} ({s['precision_reason']}), "
             f"tile {s['tile'] or 'whole image'}{' (auto)' if auto_tile else ''}, "
             f"{s['threads']} thread(s)")
+
+
+def _loading(quiet: bool, what: str) -> contextlib.AbstractContextManager[object]:
+    """A spinner on stderr while torch and the weights load (only on a terminal)."""
+    if quiet or not err.is_terminal:
+        return contextlib.nullcontext()
+    return err.status(what, spinner="dots")
 
 
 def upscale(
     inputs: Annotated[list[str], typer.Argument(
         help="Image files, folders or glob patterns (quote globs to let srcli expand them).",
         show_default=False, metavar="INPUT...")],
-    output: Annotated[Path | None, typer.Option(
+    output: Annotated[str | None, typer.Option(
         "-o", "--output", metavar="PATH",
         help="Output file (one input) or folder (created if missing). Default: beside each "
         "input, named {stem}_x{scale}.{ext}.", show_default=False)] = None,
@@ -238,11 +429,13 @@ def upscale(
     scale: Annotated[int | None, typer.Option(
         "--scale", "-s", min=2, max=8, show_default=False,
         help="Model upscaling factor. Default: 4 (3 with --degradation bd or dn).")] = None,
-    degradation: Annotated[Degradation, typer.Option(
+    degradation: Annotated[UpscaleDegradation, typer.Option(
         "--degradation", "-d", case_sensitive=False,
         help="What the input went through, to pick weights trained for it: bi = clean "
-        "downscale; bd = blurred, then downscaled; dn = downscaled, then noisy.")
-    ] = Degradation.bi,
+        "downscale; bd = blurred, then downscaled; dn = downscaled, then noisy; real = "
+        "photo with blur, noise and JPEG; auto = measure each input (noise, JPEG quality, "
+        "8x8 blocks) and pick among the weights the model has.")
+    ] = UpscaleDegradation.bi,
     weights: Annotated[str | None, typer.Option(
         "--weights", metavar="FILE|REPO", show_default=False,
         help="Weights file or hub repo (default: the model's bundled or published weights).")
@@ -274,7 +467,8 @@ def upscale(
         help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")] = "auto",
     precision: Annotated[Precision, typer.Option(
         "--precision", case_sensitive=False,
-        help="auto = fp16/bf16 on CUDA when the model allows it, else fp32.")
+        help="auto = fp16 on CUDA; bf16 on a CPU with bf16 units (AMX, AVX-512 BF16) unless "
+        "the weights lose > 0.02 dB in it; else fp32. The headline says which and why.")
     ] = Precision.auto,
     threads: Annotated[int | None, typer.Option(
         "--threads", min=1, show_default=False,
@@ -296,40 +490,60 @@ def upscale(
 ) -> None:
     """Upscale images with a super-resolution model (tiled, on any device)."""
     keep_freed_memory()
-    from srcli.inference.engine import EngineOptions, Upscaler
-    from srcli.models.pretrained import load_model
-
     if scale is None:
-        scale = 4 if degradation is Degradation.bi else 3
+        scale = 3 if degradation.value in ("bd", "dn") else 4
     if outscale is not None and not 0 < outscale <= 64:
         raise typer.BadParameter("must be in (0, 64]", param_hint="'--outscale'")
     label = f"{outscale:g}" if outscale else str(scale)
     jobs, single = _plan(inputs, output, fmt.value, label, recursive=recursive)
+    shard = _shard()  # one of several processes (torchrun, srun): a share of the files
+    n_files = len(jobs)
+    jobs = shard.take(sorted(jobs, key=lambda j: str(j.input))) if shard.active else jobs
+    _remove_stale_temps(jobs)
+    _refuse_oversized(jobs, scale, tile=tile, overlap=tile_overlap, outscale=outscale,
+                      overwrite=overwrite, max_pixels=max_pixels)
+    if not shard.active and not _needs_model(jobs, overwrite):  # all exist or all failed
+        _finish_without_model(jobs, {"model": model, "scale": scale}, overwrite=overwrite,
+                              single=single, quiet=quiet, json_output=json_output)
 
-    try:
-        net = load_model(model, scale, weights, degradation=degradation.value)
-    except ConfigError as exc:  # --weights for a parameter-free model: a usage error
-        raise typer.BadParameter(str(exc), param_hint="'--weights'") from None
-    ens_from_name = model.endswith("+")
-    upscaler = Upscaler(net, EngineOptions(
-        device=device, precision=precision.value, tile=tile, tile_overlap=tile_overlap,
-        ensemble=ensemble or ens_from_name, threads=threads))
-    settings = {
-        "model": model, "scale": scale, "degradation": degradation.value,
-        "ensemble": upscaler.ensemble,
-        "device": str(upscaler.device), "precision": _precision_name(upscaler.dtype),
-        "tile": upscaler.tile, "tile_overlap": upscaler.overlap, "threads": upscaler.threads,
-    }
-    if not quiet:
-        err.print(_headline(len(jobs), settings, auto_tile=tile == "auto"),
+    ens = ensemble or model.endswith("+")
+    if not quiet and shard.rank == 0:
+        err.print(_headline(n_files, model, scale, degradation.value, ens),
                   highlight=False, soft_wrap=True)
-
-    start = time.perf_counter()
-    results = _run_batch(jobs, upscaler, quiet=quiet, overwrite=overwrite, single=single,
-                         quality=quality, outscale=outscale,
-                         max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
+    groups, picks = _groups(jobs, degradation.value, model, scale, weights=weights,
+                            overwrite=overwrite, quiet=quiet, max_pixels=max_pixels)
+    results: list[FileResult] = []
+    elapsed = 0.0
+    settings: dict[str, object] = {"model": model, "scale": scale}  # a rank with no files
+    for deg, group in groups.items():  # one family of weights (one model load) per group
+        upscaler = _load_upscaler(model, scale, weights, deg, quiet=quiet, options=dict(
+            device=local_device(device, shard), precision=precision.value, tile=tile,
+            tile_overlap=tile_overlap, ensemble=ens, threads=local_threads(threads, shard)))
+        settings = {
+            "model": model, "scale": scale, "degradation": degradation.value,
+            "ensemble": upscaler.ensemble,
+            "device": str(upscaler.device), "precision": upscaler.precision,
+            "precision_reason": upscaler.precision_reason,
+            "tile": upscaler.tile, "tile_overlap": upscaler.overlap,
+            "threads": upscaler.threads,
+        }
+        if not quiet:
+            err.print(_settings_line(settings, auto_tile=tile == "auto"),
+                      highlight=False, soft_wrap=True)
+        start = time.perf_counter()
+        results += _run_batch(group, upscaler, quiet=quiet, overwrite=overwrite, single=single,
+                              quality=quality, outscale=outscale, max_pixels=DEFAULT_MAX_PIXELS
+                              if max_pixels is None else max_pixels)
+        elapsed += time.perf_counter() - start
+    order = {str(j.input): i for i, j in enumerate(jobs)}
+    results.sort(key=lambda r: order.get(r.input, 0))
+    for r in results:
+        r.auto = picks.get(r.input)
+    merged = _gather(shard, results, elapsed)
+    if merged is None:  # rank 0 reports for the whole batch
+        raise typer.Exit(1 if any(r.status == "failed" for r in results) else 0)
+    results, elapsed = merged
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "failed")}
-    elapsed = time.perf_counter() - start
     if json_output:
         summary = {**settings, **counts, "seconds": round(elapsed, 3),
                    "files": [asdict(r) for r in results]}

@@ -20,7 +20,7 @@ from PIL import Image, ImageOps
 
 from srcli.data.benchmark import IMAGE_SUFFIXES
 from srcli.errors import DataError
-from srcli.imaging.degrade import add_noise, degrade
+from srcli.imaging.degrade import add_noise, degrade, degrade_real_patch
 from srcli.imaging.resize import imresize
 
 
@@ -61,12 +61,20 @@ def build_patch_set(folders: Sequence[str | Path], scale: int, degradation: str,
     (0, 1), as VDSR's 0.9 ... 0.6): each is a new HR image with denser detail, paired with its
     own LR, so a small pool holds more distinct patches. DN noise is *not* baked in here: it is
     drawn fresh for every patch (see `sample_batch`), so LR for DN is the clean BI image here.
+    REAL is made whole per patch from the HR image; its LR list holds the BI images, which
+    only give the LR geometry.
     """
-    base = "bi" if degradation == "dn" else degradation
+    base = "bi" if degradation in ("dn", "real") else degradation
     hrs, lrs, skipped = [], [], 0
     for path in find_images(folders):
         full = load_rgb(path)
+        if min(full.shape[:2]) < lr_patch * scale:  # also keeps 1-pixel images from degrade
+            skipped += 1 + len(scale_aug)
+            continue
         for hr in [full] + [imresize(full, f) for f in scale_aug]:
+            if min(hr.shape[:2]) < lr_patch * scale:
+                skipped += 1
+                continue
             lr = degrade(hr, scale, base)
             if min(lr.shape[:2]) < lr_patch:
                 skipped += 1
@@ -100,6 +108,8 @@ def sample_batch(ps: PatchSet, batch: int, lr_patch: int, seed: int, rank: int,
         hr = hr_img[y * s : y * s + hp, x * s : x * s + hp]
         if ps.degradation == "dn":
             lr = add_noise(lr, rng)
+        elif ps.degradation == "real":  # fresh blur/noise/JPEG draw for every patch
+            lr = degrade_real_patch(hr_img, s, y, x, lr_patch, rng)
         k = int(rng.integers(8))
         lrs[b] = _dihedral(lr, k)
         hrs[b] = _dihedral(hr, k)

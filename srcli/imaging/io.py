@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import struct
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -49,6 +52,15 @@ SUFFIX_FORMATS: dict[str, str] = {
 _EIGHT_BIT_ONLY = {"jpg", "webp", "bmp"}
 _NO_ALPHA = {"jpg", "bmp"}  # Pillow's 32-bit BMP has no alpha mask: readers ignore it
 _ORIENTATION_TAG = 0x0112
+#: TIFF tags that describe how *this file's* pixels are laid out (size, strips, compression,
+#: resolution, ...). Pillow's getexif() of a TIFF returns them; carried into the output's
+#: EXIF they describe the input and override the output's own tags (a TIFF read back at the
+#: input's width), so they are dropped. Orientation, camera and date tags stay.
+_LAYOUT_TAGS = frozenset({
+    254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266, 273, 277, 278, 279, 280, 281, 282,
+    283, 284, 290, 291, 292, 293, 296, 297, 301, 317, 318, 319, 320, 321, 322, 323, 324, 325,
+    330, 332, 338, 339, 340, 341, 347, 512, 513, 514, 515, 517, 518, 519, 520, 521, 529, 530,
+    531, 532, 34675})
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's "L"
 
 
@@ -63,6 +75,8 @@ class ImageData:
     icc_profile: bytes | None = None
     dpi: tuple[float, float] | None = None
     exif: bytes | None = None
+    #: What the reader had to leave out (e.g. the other frames of an animated GIF).
+    notes: tuple[str, ...] = ()
 
     @property
     def is_gray(self) -> bool:
@@ -130,9 +144,54 @@ def read_image(path: str | os.PathLike[str], *,
         raise ImageError(f"{path}: cannot read image ({reason})") from None
 
 
+@dataclass(frozen=True)
+class ImageHeader:
+    """What the file header says, without decoding pixels (size after EXIF orientation)."""
+
+    width: int
+    height: int
+    bit_depth: int
+    gray: bool
+    alpha: bool
+
+
+def peek_image(path: str | os.PathLike[str]) -> ImageHeader | None:
+    """The header of an image file as `read_image` will decode it; None if unreadable."""
+    path = Path(path)
+    try:
+        with _pillow_limit_disabled(), Image.open(path) as im:
+            width, height = im.size
+            if _orientation_of(im) in (5, 6, 7, 8):
+                width, height = height, width
+            mode = im.mode
+            alpha = mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in im.info
+            if _is_16bit_color(path, im):
+                return ImageHeader(width, height, 16, False, alpha or im.mode == "RGBA")
+            deep = mode.startswith("I;16") or mode == "I"
+            gray = mode in ("L", "LA", "La", "1") or deep
+            return ImageHeader(width, height, 16 if deep else 8, gray, alpha)
+    except Exception:  # noqa: BLE001 - read_image reports unreadable files properly
+        return None
+
+
+def _orientation_of(im: Image.Image) -> int:
+    """EXIF orientation without decoding: Pillow's PNG getexif() loads the pixels."""
+    if im.format == "PNG":
+        raw = im.info.get("exif")
+        if not raw:
+            return 1
+        exif = Image.Exif()
+        exif.load(raw)
+    else:
+        exif = im.getexif()
+    return int(exif.get(_ORIENTATION_TAG, 1) or 1)
+
+
 def _decode(path: Path, im: Image.Image) -> ImageData:
     exif = Image.Exif()
     exif.update(im.getexif())  # a copy: exif_transpose below reads the image's own
+    for tag in _LAYOUT_TAGS.intersection(exif):
+        del exif[tag]
     orientation = int(exif.get(_ORIENTATION_TAG, 1) or 1)
     if _ORIENTATION_TAG in exif:
         exif[_ORIENTATION_TAG] = 1  # the pixels get transposed, viewers must not do it again
@@ -140,8 +199,9 @@ def _decode(path: Path, im: Image.Image) -> ImageData:
         pixels=np.zeros((0, 0), np.float32),
         source_format=im.format or "",
         icc_profile=im.info.get("icc_profile") or None,
-        dpi=_dpi(im.info.get("dpi")),
+        dpi=_dpi(im.info.get("dpi")) if _has_resolution(im) else None,
         exif=exif.tobytes() if len(exif) else None,
+        notes=_frame_note(im),
     )
     if _is_16bit_color(path, im):
         pixels, alpha = _read_16bit_color(path)
@@ -154,6 +214,19 @@ def _decode(path: Path, im: Image.Image) -> ImageData:
         meta.icc_profile = None  # a CMYK profile would mislabel the converted RGB pixels
     pixels, alpha, depth = _from_pillow(im)
     return replace(meta, pixels=pixels, alpha=alpha, bit_depth=depth)
+
+
+def _frame_note(im: Image.Image) -> tuple[str, ...]:
+    frames = int(getattr(im, "n_frames", 1) or 1)
+    if frames <= 1:
+        return ()
+    kind = "pages" if im.format == "TIFF" else "frames"
+    return (f"only the first of {frames} {kind} was read ({im.format} with several {kind})",)
+
+
+def _has_resolution(im: Image.Image) -> bool:
+    # Pillow reports 1 dpi for a TIFF that has no resolution tags at all: that is no DPI.
+    return im.format != "TIFF" or 282 in im.tag_v2
 
 
 def _dpi(value: object) -> tuple[float, float] | None:
@@ -270,33 +343,104 @@ def write_image(path: str | os.PathLike[str], image: ImageData, *, fmt: str | No
         if fmt == "tiff" and image.exif:
             notes.append("EXIF not stored in 16-bit colour TIFF")
         _atomic_write(path, lambda f: f.write(encoded))
+    elif _png_bgr(image, fmt) is not None:
+        _write_png_bgr(path, image)
     else:
         pil, params = _to_pillow(image, fmt, quality)
         _atomic_write(path, lambda f: pil.save(f, format=FORMATS[fmt][0], **params))
     return notes
 
 
+def _png_bgr(image: ImageData, fmt: str) -> np.ndarray | None:
+    """The BGR array behind 8-bit RGB pixels that srcli.inference.pipeline stores in BGR
+    order (pixels = buffer[..., ::-1]), None for any other image."""
+    px = image.pixels
+    if fmt != "png" or image.alpha is not None or px.ndim != 3 or px.dtype != np.uint8:
+        return None
+    bgr = px[..., ::-1]
+    return bgr if bgr.flags.c_contiguous else None
+
+
+def _write_png_bgr(path: Path, image: ImageData) -> None:
+    """8-bit RGB PNG straight from the pixel buffer with OpenCV, which encodes row by row
+    into a file: Pillow would first copy the image into its own 4-byte-per-pixel store (768
+    MB beside the 576 MB array for a 4000×3000 photo at ×4). The metadata chunks are then
+    spliced in while copying the file into place (zlib level 6, as Pillow's default)."""
+    bgr = _png_bgr(image, "png")
+    fd, raw = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".cv2.png")
+    os.close(fd)
+    try:
+        if not cv2.imwrite(raw, bgr, [cv2.IMWRITE_PNG_COMPRESSION, 6]):
+            raise ImageError(f"{path}: cannot encode PNG")
+        extra = _png_add_chunks(b"", image, exif=True)
+
+        def copy(f: IO[bytes]) -> None:
+            with open(raw, "rb") as src:
+                f.write(src.read(_IHDR_END) + extra)
+                shutil.copyfileobj(src, f, 1 << 20)
+
+        _atomic_write(path, copy)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(raw)
+
+
 def _flatten_on_white(image: ImageData) -> ImageData:
-    a = image.alpha if image.is_gray else image.alpha[..., None]  # type: ignore[index]
-    return replace(image, pixels=image.pixels * a + (1.0 - a), alpha=None)
+    alpha = as_float(image.alpha)  # type: ignore[arg-type]
+    a = alpha if image.is_gray else alpha[..., None]
+    return replace(image, pixels=as_float(image.pixels) * a + (1.0 - a), alpha=None)
 
 
-def _quantize(arr: np.ndarray, bits: int) -> np.ndarray:
+def quantize(arr: np.ndarray, bits: int, out: np.ndarray | None = None) -> np.ndarray:
+    """float [0, 1] -> uint8/uint16, rounding half up; into `out` when given (the engine
+    converts band by band this way). Integer arrays of that depth pass through."""
+    dtype = np.uint16 if bits == 16 else np.uint8
+    if arr.dtype == dtype and out is None:
+        return arr
+    if arr.dtype.kind in "ui":  # integers of the other depth: back to [0, 1] first
+        arr = arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)
     top = 65535.0 if bits == 16 else 255.0
-    out = np.clip(arr, 0.0, 1.0)  # one float temporary, updated in place: images are big
-    out *= top
-    out += 0.5
-    return out.astype(np.uint16 if bits == 16 else np.uint8)
+    tmp = np.clip(arr, 0.0, 1.0)  # one float temporary, updated in place: images are big
+    tmp *= top
+    tmp += 0.5
+    if out is None:
+        return tmp.astype(dtype)
+    np.copyto(out, tmp, casting="unsafe")  # truncation, as astype
+    return out
+
+
+_quantize = quantize
+
+
+def as_float(arr: np.ndarray) -> np.ndarray:
+    """Pixels as float32 in [0, 1], whether float already or 8/16-bit integers."""
+    if arr.dtype.kind in "ui":
+        return arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)
+    return arr
+
+
+def stored_bits(image: ImageData, fmt: str) -> int | None:
+    """Bits per sample `write_image` stores `image` with in `fmt`, or None when writing needs
+    float pixels (alpha composited over white). Pixels already quantized to this depth are
+    written as they are, so the engine can produce them band by band."""
+    return stored_bits_for(image.bit_depth, image.alpha is not None, fmt)
+
+
+def stored_bits_for(bit_depth: int, alpha: bool, fmt: str) -> int | None:
+    """`stored_bits` from what a header tells (see peek_image)."""
+    if alpha and fmt in _NO_ALPHA:
+        return None
+    return 8 if fmt in _EIGHT_BIT_ONLY else bit_depth
 
 
 def _to_pillow(image: ImageData, fmt: str, quality: int) -> tuple[Image.Image, dict[str, object]]:
     if image.is_gray and image.bit_depth == 16:
         pil = Image.fromarray(_quantize(image.pixels, 16))
     else:
-        planes = image.pixels if not image.is_gray else image.pixels[..., None]
+        arr = _quantize(image.pixels, 8)  # planes one by one: no full-size float copy
+        arr = arr if not image.is_gray else arr[..., None]
         if image.alpha is not None:
-            planes = np.concatenate([planes, image.alpha[..., None]], axis=2)
-        arr = _quantize(planes, 8)
+            arr = np.concatenate([arr, _quantize(image.alpha, 8)[..., None]], axis=2)
         mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
         pil = Image.fromarray(arr[..., 0] if mode == "L" else arr, mode=mode)
         if fmt == "webp" and mode in ("L", "LA"):
@@ -321,7 +465,7 @@ def _to_pillow(image: ImageData, fmt: str, quality: int) -> tuple[Image.Image, d
 def _encode_16bit_color(image: ImageData, fmt: str) -> bytes:
     if fmt == "tiff":
         return _tiff_16bit(image)
-    bgr = _quantize(image.pixels[..., ::-1], 16)
+    bgr = np.ascontiguousarray(_quantize(image.pixels, 16)[..., ::-1])
     if image.alpha is not None:
         bgr = np.concatenate([bgr, _quantize(image.alpha, 16)[..., None]], axis=2)
     ok, buf = cv2.imencode(".png" if fmt == "png" else ".tiff", bgr)
@@ -389,16 +533,60 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
 
 
-def _png_add_chunks(data: bytes, image: ImageData) -> bytes:
-    """Insert iCCP and pHYs right after IHDR (both must precede the image data)."""
+_IHDR_END = 8 + 4 + 4 + 13 + 4  # signature, then IHDR's length, type, data and CRC
+
+
+def _png_add_chunks(data: bytes, image: ImageData, *, exif: bool = False) -> bytes:
+    """Insert iCCP and pHYs (and eXIf) right after IHDR (they must precede the image data);
+    with empty `data`, just those chunks."""
     extra = b""
     if image.icc_profile:
         extra += _png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(image.icc_profile))
     if image.dpi:
         ppm = [round(v / 0.0254) for v in image.dpi]  # pixels per metre
         extra += _png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1))
-    ihdr_end = 8 + 4 + 4 + 13 + 4
-    return data[:ihdr_end] + extra + data[ihdr_end:]
+    if exif and image.exif:
+        raw = image.exif[6:] if image.exif.startswith(b"Exif\x00\x00") else image.exif
+        extra += _png_chunk(b"eXIf", raw)
+    if not data:
+        return extra
+    return data[:_IHDR_END] + extra + data[_IHDR_END:]
+
+
+#: `_atomic_write`'s temp names: "." + target name + "." + mkstemp's 8 characters + ".part".
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+\.(png|jpe?g|webp|tiff?|bmp))\.[A-Za-z0-9_]{8}\.part$",
+                        re.IGNORECASE)
+
+
+def _process_start() -> float:
+    """Wall-clock start of this process (Linux /proc); now, where that is not available."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Delete temp files of `_atomic_write` in `folder` last written before this process
+    started: a SIGKILL (or power loss) leaves them behind, and no later run would reuse them.
+    A temp another srcli still writes is newer than us, so it is left alone."""
+    start = _process_start() - 1.0  # /proc start time has clock-tick (10 ms) resolution
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _TEMP_NAME.match(entry.name):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < start:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
 
 
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:

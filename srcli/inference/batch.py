@@ -9,10 +9,12 @@ input, or that two inputs would both write, is refused per file, never silently.
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import glob
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,9 +42,68 @@ def _is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
-def _folder_images(folder: Path, recursive: bool) -> list[Path]:
-    found = folder.rglob("*") if recursive else folder.iterdir()
-    return _without_earlier_outputs(sorted(p for p in found if p.is_file() and _is_image_name(p)))
+def walk_files(top: Path, errors: list[tuple[Path, OSError]]) -> Iterator[Path]:
+    """Every file under `top`, following symlinked folders but entering each real folder
+    once (a `loop -> .` link would otherwise recurse until the path is too long); folders
+    that cannot be listed are appended to `errors` and skipped."""
+    seen: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = folder.stat()
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            errors.append((folder, exc))
+            continue
+        subfolders = []
+        for entry in entries:
+            with contextlib.suppress(OSError):  # a dangling link is neither: skip it
+                if entry.is_dir():
+                    subfolders.append(Path(entry.path))
+                elif entry.is_file():
+                    yield Path(entry.path)
+        stack.extend(reversed(subfolders))
+
+
+def _folder_images(folder: Path, recursive: bool,
+                   errors: list[tuple[Path, OSError]]) -> list[Path]:
+    if recursive:
+        found = list(walk_files(folder, errors))
+    else:
+        try:
+            found = [p for p in folder.iterdir() if p.is_file()]
+        except OSError as exc:
+            errors.append((folder, exc))
+            found = []
+    return _without_earlier_outputs(sorted(p for p in found if _is_image_name(p)))
+
+
+def _match_parts(pattern: Sequence[str], parts: Sequence[str]) -> bool:
+    """glob semantics per path component; `**` matches zero or more non-hidden folders."""
+    if not pattern:
+        return not parts
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return _match_parts(rest, parts) or (
+            bool(parts) and not parts[0].startswith(".") and _match_parts(pattern, parts[1:]))
+    if not parts or (parts[0].startswith(".") and not head.startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(parts[0], head) and _match_parts(rest, parts[1:])
+
+
+def _recursive_glob(spec: str, errors: list[tuple[Path, OSError]]) -> list[Path]:
+    """`glob(spec, recursive=True)` for files, safe on symlink loops (see walk_files)."""
+    parts = Path(os.path.expanduser(spec)).parts
+    fixed = next(i for i, part in enumerate(parts) if _GLOB_CHARS.search(part))
+    root = Path(*parts[:fixed]) if fixed else Path()
+    pattern = parts[fixed:]
+    return [p for p in walk_files(root, errors)
+            if _match_parts(pattern, p.relative_to(root).parts)] if root.is_dir() else []
 
 
 def _without_earlier_outputs(files: list[Path]) -> list[Path]:
@@ -60,6 +121,7 @@ def expand_inputs(specs: Sequence[str], *, recursive: bool = False
     sources: list[Source] = []
     failed: list[Job] = []
     seen: set[Path] = set()
+    errors: list[tuple[Path, OSError]] = []  # unreadable folders: one failed job each
 
     def add(path: Path, root: Path | None) -> None:
         key = path.resolve()
@@ -70,8 +132,8 @@ def expand_inputs(specs: Sequence[str], *, recursive: bool = False
     for spec in specs:
         path = Path(spec).expanduser()
         if path.is_dir():
-            images = _folder_images(path, recursive)
-            if not images:
+            images = _folder_images(path, recursive, errors)
+            if not images and not errors:
                 failed.append(Job(path, None, "folder holds no images"
                                   + ("" if recursive else " (use --recursive for sub-folders)")))
             for p in images:
@@ -82,13 +144,17 @@ def expand_inputs(specs: Sequence[str], *, recursive: bool = False
             else:
                 failed.append(Job(path, None, "no such file or directory"))
         else:
-            matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(spec), recursive=True))
+            matches = sorted(_recursive_glob(spec, errors) if "**" in spec else
+                             (Path(m) for m in glob.glob(os.path.expanduser(spec))))
             files = _without_earlier_outputs(
                 [m for m in matches if m.is_file() and _is_image_name(m)])
             if not files:
                 failed.append(Job(path, None, "no image files match this pattern"))
             for p in files:
                 add(p, None)
+        for folder, exc in errors:
+            failed.append(Job(folder, None, f"cannot read folder ({exc.strerror or exc})"))
+        errors.clear()
     return sources, failed
 
 

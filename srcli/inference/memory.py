@@ -11,8 +11,11 @@ measured for DAN on CPU), hence `SAFETY`.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 import weakref
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -69,6 +72,55 @@ def bytes_per_pixel(model: nn.Module, dtype: torch.dtype = torch.float32, *,
         return _measure(probe_model, x)
     except (RuntimeError, NotImplementedError):
         return _cpu_probe(model, dtype, min(side, 32), fmt)
+
+
+def cached_bytes_per_pixel(model: nn.Module, dtype: torch.dtype = torch.float32, *,
+                           channels_last: bool = False) -> float:
+    """`bytes_per_pixel`, remembered on disk per model structure, dtype and layout.
+
+    Why: running ops on the meta device makes torch import its compiler stack (torch._dynamo,
+    about 1.2 s of CPU here) the first time, which a one-image CLI run would pay every time.
+    The figure depends only on the layers and shapes, so it is kept in
+    `<srcli cache>/activation_bytes.json`; an unwritable cache just means measuring again.
+    """
+    key = _structure_key(model, dtype, channels_last)
+    path = _cache_file()
+    table = _read_table(path)
+    if isinstance(table.get(key), (int, float)):
+        return float(table[key])
+    value = bytes_per_pixel(model, dtype, channels_last=channels_last)
+    table[key] = value
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(table, indent=0, sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass
+    return value
+
+
+def _read_table(path: Path) -> dict[str, object]:
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return table if isinstance(table, dict) else {}
+
+
+def _structure_key(model: nn.Module, dtype: torch.dtype, channels_last: bool) -> str:
+    """A digest of what the activation footprint depends on (not the weights' values)."""
+    parts = [type(model).__qualname__, repr(model), repr(getattr(model, "config", None)),
+             repr(getattr(model, "descriptor", None)), str(dtype), str(channels_last),
+             torch.__version__]
+    parts += [f"{name}:{tuple(t.shape)}" for name, t in model.state_dict().items()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def _cache_file() -> Path:
+    base = os.environ.get("SRCLI_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "srcli")
+    return Path(base) / "activation_bytes.json"
 
 
 def _cpu_probe(model: nn.Module, dtype: torch.dtype, side: int,

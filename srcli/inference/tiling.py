@@ -1,6 +1,6 @@
 """Split an image into overlapping tiles and blend the upscaled tiles back without seams.
 
-Pure geometry plus one accumulator, no model code, so it is tested on its own.
+Pure geometry plus a band accumulator, no model code, so it is tested on its own.
 
 Tiles all have the same size (a conv library then reuses one plan for every tile), as small
 as the tile count allows, and are spread evenly along each axis, so neighbours overlap by at
@@ -16,6 +16,7 @@ is no visible seam.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -101,21 +102,92 @@ def tile_window(tile: Tile, height: int, width: int, scale: int, overlap: int) -
     return wy[:, None] * wx[None, :]
 
 
-class Blender:
-    """Accumulates weighted upscaled tiles into a (C, H·s, W·s) float32 image on the CPU."""
+#: Receives finished output rows: (first row, normalised float32 (C, rows, W·s) band). The
+#: band may be a view of the blender's buffer: copy or convert it before returning.
+BandSink = Callable[[int, Tensor], None]
 
-    def __init__(self, channels: int, height: int, width: int, scale: int, overlap: int) -> None:
+
+class Blender:
+    """Accumulates weighted upscaled tiles, keeping only one band of output rows in float32.
+
+    Tiles must arrive in `plan_tiles` order (row-major). When a tile row starts, every output
+    row above it is final (no later tile reaches it), so that band is divided by the
+    normaliser and handed to `sink`, and its accumulator is dropped: memory is one tile row
+    of float32, not the whole image. The normaliser is the sum of the tiles' windows; the
+    tiles form a grid and each window is a product wy·wx, so it is the product of the two 1-D
+    sums, computed from the tile layout instead of stored. Pixel sums are added in the same
+    order as a full-size accumulator, so only that product's rounding can differ from one.
+
+    Without a sink the bands are gathered into a full (C, H·s, W·s) image for `result()`.
+    """
+
+    def __init__(self, channels: int, height: int, width: int, scale: int, overlap: int,
+                 sink: BandSink | None = None) -> None:
         self.height, self.width, self.scale, self.overlap = height, width, scale, overlap
-        self.acc = torch.zeros(channels, height * scale, width * scale)
-        self.weight = torch.zeros(1, height * scale, width * scale)
+        self.channels = channels
+        self._full: Tensor | None = None
+        self.sink = sink if sink is not None else self._gather
+        self._acc = torch.zeros(channels, 0, width * scale)
+        self._band0 = 0  # output row of self._acc[:, 0]; rows above it are finished
+        self._row_y0: int | None = None  # LR y0 of the tile row being added
+        self._wy = torch.zeros(height * scale)
+        self._wx = torch.zeros(width * scale)
+        self._cols_done = False  # the x sum is complete after the first tile row
+
+    def _gather(self, row0: int, band: Tensor) -> None:
+        if self._full is None:
+            s = self.scale
+            self._full = torch.empty(self.channels, self.height * s, self.width * s)
+        self._full[:, row0:row0 + band.shape[1]] = band
 
     def add(self, tile: Tile, out: Tensor) -> None:
         """`out` is the (C, h·s, w·s) upscaled tile."""
         s = self.scale
-        win = tile_window(tile, self.height, self.width, s, self.overlap)
-        region = (slice(None), slice(tile.y0 * s, tile.y1 * s), slice(tile.x0 * s, tile.x1 * s))
-        self.acc[region].add_(out.float() * win)
-        self.weight[region].add_(win)
+        if tile.y0 != self._row_y0:
+            self._start_row(tile)
+        if not self._cols_done:
+            self._wx[tile.x0 * s:tile.x1 * s] += axis_window(
+                tile.x0 * s, tile.width * s, self.width * s, self.overlap * s)
+        wy = axis_window(tile.y0 * s, tile.height * s, self.height * s, self.overlap * s)
+        wx = axis_window(tile.x0 * s, tile.width * s, self.width * s, self.overlap * s)
+        rows = slice(tile.y0 * s - self._band0, tile.y1 * s - self._band0)
+        self._acc[:, rows, tile.x0 * s:tile.x1 * s].add_(out.float() * (wy[:, None] * wx))
+
+    def _start_row(self, tile: Tile) -> None:
+        s = self.scale
+        if self._row_y0 is not None:
+            if tile.y0 < self._row_y0:
+                raise ValueError("tiles must be added in row-major order")
+            self._cols_done = True
+            self._emit(tile.y0 * s)
+        self._row_y0 = tile.y0
+        self._wy[tile.y0 * s:tile.y1 * s] += axis_window(
+            tile.y0 * s, tile.height * s, self.height * s, self.overlap * s)
+        end = tile.y1 * s
+        have = self._band0 + self._acc.shape[1]
+        if end > have:  # grow the band downwards; the carried overlap rows keep their sums
+            grown = torch.zeros(self.channels, end - self._band0, self._acc.shape[2])
+            grown[:, :self._acc.shape[1]] = self._acc
+            self._acc = grown
+
+    def _emit(self, stop: int) -> None:
+        """Normalise output rows [band0, stop), hand them to the sink, drop them."""
+        n = stop - self._band0
+        if n <= 0:
+            return
+        band = self._acc[:, :n]
+        band.div_(self._wy[self._band0:stop, None] * self._wx[None, :])
+        self.sink(self._band0, band)
+        self._acc = self._acc[:, n:].clone()
+        self._band0 = stop
+
+    def finish(self) -> None:
+        """Emit the remaining rows; call once after the last tile."""
+        self._cols_done = True
+        self._emit(self.height * self.scale)
 
     def result(self) -> Tensor:
-        return self.acc.div_(self.weight)
+        """The blended (C, H·s, W·s) image (only without a sink)."""
+        self.finish()
+        assert self._full is not None, "result() needs a blender without a sink"
+        return self._full

@@ -26,3 +26,22 @@ class ModelDescriptor:
     global_pooling: bool = False
     #: Receptive-field radius in LR pixels, a lower bound for a seam-free tile overlap.
     receptive_radius: int = 8
+    #: Smallest input height/width the model accepts (inference pads up to it); 0: any.
+    min_size: int = 0
+    #: The model needs square inputs (inference pads the shorter side).
+    square: bool = False
+    #: How inference pads the bottom/right edges: "replicate" (edge pixels) or "reflect"
+    #: (mirror, then replicate past one image size: spandrel's padding, which models loaded
+    #: through it expect).
+    pad_mode: str = "replicate"
+
+    def padding(self, height: int, width: int) -> tuple[int, int]:
+        """(rows, columns) to add so that a height x width input meets the size needs."""
+        m = max(self.size_multiple, 1)
+        # the minimum rounded up to the multiple, so padding to it keeps the multiple
+        low = -(-self.min_size // m) * m
+        h, w = max(height, low), max(width, low)
+        h, w = h + (-h) % m, w + (-w) % m
+        if self.square:
+            h = w = max(h, w)
+        return h - height, w - width

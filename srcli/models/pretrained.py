@@ -86,7 +86,16 @@ def _build_srcli(rw: ResolvedWeights, state: dict[str, Any]) -> nn.Module:
     except TypeError as exc:
         raise WeightsError(f"bad config for {stored} in {rw.path.name}: {exc}") from None
     model = build_from_config(stored, model_config)
-    load_weights_strict(model, strip_module_prefix(state), f"{stored} x{rw.scale}")
+    try:
+        load_weights_strict(model, strip_module_prefix(state), f"{stored} x{rw.scale}")
+    except WeightsError as exc:
+        if rw.source not in ("explicit", "hf"):
+            raise
+        from srcli.models.spandrel_adapter import INSTALL_HINT
+
+        # a user's file of another architecture (ESRGAN, SwinIR, ...) is the likely cause
+        raise WeightsError(f"{exc}; for an architecture srcli does not have, use --model "
+                           f"spandrel ({INSTALL_HINT})") from None
     return model.eval()
 
 
@@ -125,12 +134,19 @@ def load_model(name: str, scale: int, weights: str | Path | None = None, *,
                degradation: str = "bi") -> nn.Module:
     """A ready model for inference: parameter-free ones (bicubic) are built, others get their
     pretrained weights (or `weights`). `NAME+` (the papers' self-ensemble notation, e.g.
-    dan+) loads NAME; running the ensemble is the caller's choice."""
+    dan+) loads NAME; running the ensemble is the caller's choice. `spandrel` loads whatever
+    architecture spandrel (optional extra) finds in `weights`."""
     import torch
 
     from srcli.errors import ConfigError
     from srcli.models.registry import count_parameters, create_model
+    from srcli.models.spandrel_adapter import SPANDREL, load_spandrel
 
+    if name.removesuffix("+").lower() == SPANDREL:  # the architecture comes from the file
+        if weights is None:
+            raise ConfigError(f"model {SPANDREL!r} runs the network in a --weights FILE "
+                              "(any architecture spandrel knows); pass one")
+        return load_spandrel(weights, scale)
     base = get_spec(name.removesuffix("+")).name
     with torch.device("meta"):  # shape-only build: is there anything to load?
         parameter_free = count_parameters(create_model(base, scale)) == 0

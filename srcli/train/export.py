@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from srcli.models import count_parameters, create_model
-from srcli.train.checkpoint import load_checkpoint, resolve_resume
+from srcli.train.checkpoint import current_umask, load_checkpoint, resolve_resume
 from srcli.train.config import TrainConfig
 
 
@@ -30,6 +30,7 @@ def export_checkpoint(checkpoint: Path, output: Path, fp16: bool = False,
     meta = {"architecture": cfg.model, "scale": str(cfg.scale)}
     tmp = output.with_name(f".{output.name}.tmp")
     save_file(tensors, str(tmp), metadata=meta)
+    tmp.chmod(0o666 & ~current_umask())  # safetensors creates 0600: weights are for sharing
     tmp.replace(output)
     vals = [h for h in ck.get("history", []) if "psnr" in h]
     sidecar = {

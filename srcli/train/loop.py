@@ -28,9 +28,10 @@ from srcli.imaging.color import Y_COEFFS
 from srcli.imaging.degrade import DEGRADATIONS, degrade
 from srcli.metrics import psnr
 from srcli.models import count_parameters, create_model
+from srcli.train import guard
 from srcli.train.checkpoint import (
     load_checkpoint,
-    resolve_resume,
+    load_resume,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -202,6 +203,7 @@ class _StopFlag:
 
     def __init__(self) -> None:
         self.raised = False
+        self.signum = 0  # the signal that stopped the run (agreed across ranks), 0 = none
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _StopFlag:
@@ -213,6 +215,18 @@ class _StopFlag:
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.raised = True
+        self.signum = self.signum or signum
+
+    def agree(self, dd: Dist, device: torch.device) -> bool:
+        """True on every rank as soon as any rank was signalled (all must stop at the same
+        iteration: a rank that stops alone leaves the others blocked in DDP's all-reduce).
+        One tiny all-reduce per iteration; the largest signal number wins."""
+        if dd.world > 1:
+            flag = torch.tensor([self.signum], dtype=torch.int32, device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            self.signum = int(flag.item())
+            self.raised = self.signum != 0
+        return self.raised
 
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
@@ -275,7 +289,7 @@ def _check(cfg: TrainConfig) -> None:
         *rest, last = LOSSES
         raise ConfigError(f"--loss must be {', '.join(rest)} or {last}, not {cfg.loss!r}")
     if cfg.degradation not in DEGRADATIONS:
-        raise ConfigError(f"--degradation must be bi, bd or dn, not {cfg.degradation!r}")
+        raise ConfigError(f"--degradation must be bi, bd, dn or real, not {cfg.degradation!r}")
     if cfg.degradation in ("bd", "dn") and cfg.scale != 3:
         raise ConfigError("BD and DN degradations are defined for scale 3 only")
     bad = [f for f in cfg.scale_aug if not 0.0 < f < 1.0]
@@ -283,8 +297,11 @@ def _check(cfg: TrainConfig) -> None:
         raise ConfigError(f"--scale-aug factors must be in (0, 1), not {bad[0]:g}")
     if not cfg.data:
         raise ConfigError("no training data: pass --data DIR or set SRCLI_TRAIN_DATA")
-    if cfg.amp != "none" and cfg.device == "cpu":
-        raise ConfigError("--amp needs a CUDA device")
+    if cfg.amp not in AMP_MODES:
+        raise ConfigError(f"--amp must be {', '.join(AMP_MODES[:-1])} or {AMP_MODES[-1]}, "
+                          f"not {cfg.amp!r}")
+    if cfg.amp == "fp16" and cfg.device in ("cpu", "mps"):
+        raise ConfigError("--amp fp16 needs a CUDA device; on a CPU use --amp bf16")
 
 
 def _log(run_dir: Path, record: dict[str, Any]) -> None:
@@ -292,20 +309,35 @@ def _log(run_dir: Path, record: dict[str, Any]) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def train(cfg: TrainConfig, resume: str | None = None,
-          reporter: Reporter | None = None) -> dict[str, Any]:
-    """Run (or resume) training; returns a summary. Only rank 0 logs, validates and saves."""
+def train(cfg: TrainConfig, resume: str | None = None, reporter: Reporter | None = None,
+          overwrite: bool = False) -> dict[str, Any]:
+    """Run (or resume) training; returns a summary. Only rank 0 logs, validates and saves.
+
+    Everything the command line can get wrong is checked before any image is decoded. A new
+    run refuses a non-empty `cfg.out` unless `overwrite` (which clears the old run's files).
+    """
     reporter = reporter or NullReporter()
+    main = int(os.environ.get("RANK", "0")) == 0
+
+    def warn(message: str) -> None:
+        if main:
+            reporter.event("warning", {"message": message})
+
     _check(cfg)
+    guard.check_options(cfg)
+    guard.check_model(cfg)
+    run_dir = Path(cfg.out)
+    guard.check_run_dir(run_dir, resume=resume, overwrite=overwrite, main=main)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    run_dir = Path(cfg.out)
-    resume_from = resolve_resume(resume, cfg.out) if resume else None
-    if resume_from is not None:  # the checkpoint's config wins, except what must change
-        saved = TrainConfig.from_dict(load_checkpoint(resume_from)["config"])
+    found = load_resume(resume, cfg.out, warn) if resume else None
+    resume_from = found[0] if found else None
+    if found is not None:  # the checkpoint's config wins, except what must change
+        saved = TrainConfig.from_dict(found[1]["config"])
         for name in RUNTIME_FIELDS:
             setattr(saved, name, getattr(cfg, name))
         cfg = saved
+    guard.resolve_val(cfg.val, warn)
     device_kind = "cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu"
     dd = setup_distributed(device_kind)
     device = pick_device(cfg.device, dd.local_rank)
@@ -329,7 +361,7 @@ def train(cfg: TrainConfig, resume: str | None = None,
     with _StopFlag() as stop:
         _run(cfg, state, model, patches, val, dd, device, run_dir, reporter, stop, scaler_ctx)
     summary = {"iteration": state.iteration, "best_psnr": state.best_psnr,
-               "run_dir": str(run_dir)}
+               "run_dir": str(run_dir), "signal": stop.signum}
     if dd.world > 1:
         summary["replicas_in_sync"] = _replicas_in_sync(state.model)
         if dd.main:
@@ -355,13 +387,23 @@ def _replicas_in_sync(model: nn.Module) -> bool:
     return len(set(gathered)) == 1
 
 
+#: --amp choices: none (fp32), bf16 (CUDA, and CPUs with bf16 units), fp16 (CUDA only).
+AMP_MODES = ("none", "bf16", "fp16")
+
+
 def _amp_context(cfg: TrainConfig, device: torch.device) -> tuple[Any, Any]:
-    """(autocast context factory, grad scaler or None) for --amp on CUDA."""
-    if cfg.amp == "none" or device.type != "cuda":
+    """(autocast context factory, grad scaler or None) for --amp.
+
+    bf16 runs the convolutions and matmuls in bf16 while the master weights, the optimizer
+    state and the loss stay fp32 (the loss is computed outside autocast). On CPUs with AMX or
+    AVX512-BF16 this is where the speed comes from; bf16 keeps fp32's exponent range, so no
+    loss scaling is needed. fp16 (CUDA only) needs the grad scaler.
+    """
+    if cfg.amp == "none" or device.type not in ("cuda", "cpu"):
         return (lambda: torch.autocast(device.type, enabled=False)), None
     dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
-    return (lambda: torch.autocast("cuda", dtype=dtype)), scaler
+    return (lambda: torch.autocast(device.type, dtype=dtype)), scaler
 
 
 def _run(cfg: TrainConfig, state: TrainState, model: nn.Module, patches: Any,
@@ -379,7 +421,10 @@ def _run(cfg: TrainConfig, state: TrainState, model: nn.Module, patches: Any,
             loss = _step(cfg, state, model, lr_b.to(device), hr_b.to(device), autocast, scaler)
             state.iteration = it + 1
             loss_sum, n = loss_sum + loss, n + 1
+            stopping = stop.agree(dd, device)
             if not dd.main:
+                if stopping:
+                    break
                 continue
             done = state.iteration
             if done % cfg.log_every == 0 or done == cfg.iters:
@@ -391,10 +436,10 @@ def _run(cfg: TrainConfig, state: TrainState, model: nn.Module, patches: Any,
                 t0, loss_sum, n = time.perf_counter(), 0.0, 0
             if val is not None and (done % cfg.val_every == 0 or done == cfg.iters):
                 _validate_and_log(cfg, state, val, device, run_dir, reporter)
-            if done % cfg.ckpt_every == 0 or done == cfg.iters or stop.raised:
+            if done % cfg.ckpt_every == 0 or done == cfg.iters or stopping:
                 path = save_checkpoint(run_dir, done, _state_dict(state, cfg), cfg.keep_ckpts)
                 reporter.event("checkpoint", {"iter": done, "path": str(path)})
-            if stop.raised:
+            if stopping:
                 reporter.event("stopped", {"iter": done})
                 break
     finally:
@@ -406,7 +451,10 @@ def _step(cfg: TrainConfig, state: TrainState, model: nn.Module, lr_b: torch.Ten
     if cfg.channels_last:
         lr_b = lr_b.contiguous(memory_format=torch.channels_last)
     with autocast():
-        loss = LOSSES[cfg.loss](model(lr_b), hr_b)
+        sr = model(lr_b)
+    # The loss in fp32 whatever autocast produced: an L1 of bf16 values rounds away the small
+    # residuals that late training is about.
+    loss = LOSSES[cfg.loss](sr.float(), hr_b)
     state.optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()

@@ -8,32 +8,61 @@ Callers above this package use:
 - `download_dataset(name, dest)` -> folder of a benchmark set's HR images
 """
 
-from srcli.weights.checkpoint import read_safetensors_metadata, read_sidecar, read_state_dict
-from srcli.weights.hub import (
-    DATASETS,
-    HubFile,
-    NotCachedError,
-    download_dataset,
-    fetch,
-    hub_cache_dir,
-    is_offline,
-    safe_extract,
-)
-from srcli.weights.manifest import (
-    Manifest,
-    WeightsEntry,
-    bundled_entry_from_sidecar,
-    check_manifest,
-    load_manifest,
-)
-from srcli.weights.resolve import (
-    ResolvedWeights,
-    VerifyResult,
-    entry_status,
-    parse_hf_uri,
-    resolve_weights,
-    verify_entry,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from srcli.weights.checkpoint import read_safetensors_metadata, read_sidecar, read_state_dict
+    from srcli.weights.hub import (
+        DATASETS,
+        HubFile,
+        NotCachedError,
+        download_dataset,
+        fetch,
+        hub_cache_dir,
+        is_offline,
+        safe_extract,
+    )
+    from srcli.weights.manifest import (
+        Manifest,
+        WeightsEntry,
+        bundled_entry_from_sidecar,
+        check_manifest,
+        load_manifest,
+    )
+    from srcli.weights.resolve import (
+        ResolvedWeights,
+        VerifyResult,
+        entry_status,
+        parse_hf_uri,
+        resolve_weights,
+        verify_entry,
+    )
+
+# Names are loaded on first use (PEP 562): the manifest and the hub cache are torch-free, so
+# `srcli models list/info` reads them without paying ~1 s for torch (checkpoint.py needs it).
+_WHERE = {
+    "checkpoint": ("read_safetensors_metadata", "read_sidecar", "read_state_dict"),
+    "hub": ("DATASETS", "HubFile", "NotCachedError", "download_dataset", "fetch",
+            "hub_cache_dir", "is_offline", "safe_extract"),
+    "manifest": ("Manifest", "WeightsEntry", "bundled_entry_from_sidecar", "check_manifest",
+                 "load_manifest"),
+    "resolve": ("ResolvedWeights", "VerifyResult", "entry_status", "parse_hf_uri",
+                "resolve_weights", "verify_entry"),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'srcli.weights' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"srcli.weights.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DATASETS", "HubFile", "Manifest", "NotCachedError", "ResolvedWeights", "VerifyResult",

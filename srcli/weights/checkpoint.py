@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -74,7 +75,9 @@ def _refused_global(message: str) -> str | None:
 
 def _read_pickle(path: Path) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # garbage "protocol 230" warnings: we refuse it below
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         what = _refused_global(str(exc))
         if what is None:  # not a refusal: the bytes are not a valid pickle at all
@@ -84,7 +87,7 @@ def _read_pickle(path: Path) -> Any:
             f"refusing {path.name}: the pickle needs {what}, not just tensors; srcli only loads "
             "tensor-only checkpoints (convert it to .safetensors where you trust it)"
         ) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - random bytes raise IndexError, KeyError, ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({first})") from None
 

@@ -175,6 +175,8 @@ def _progress_class(progress: ProgressFn | None) -> type:
 
 def cached_file(f: HubFile) -> Path | None:
     """The cached copy of `f` at its revision, or None. Never touches the network."""
+    if not repo_cache_dir(f.repo_id, f.repo_type).is_dir():
+        return None  # nothing of this repository here: skip importing huggingface_hub
     from huggingface_hub import try_to_load_from_cache
 
     found = try_to_load_from_cache(f.repo_id, f.filename, cache_dir=hub_cache_dir(),

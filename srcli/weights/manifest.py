@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from srcli.errors import WeightsError
-from srcli.imaging.degrade import DEGRADATIONS  # the degradations bench and train know
+from srcli.imaging.kinds import DEGRADATIONS  # the degradations bench and train know
 
 __all__ = ["BUNDLED_DIR", "PACKAGE_MANIFEST", "HubSource", "Manifest", "Quality",
            "WeightsEntry", "add_entries", "bundled_entry_from_sidecar", "check_manifest",
@@ -39,6 +39,9 @@ REPO_MANIFEST = PACKAGE_DIR.parents[1] / "weights_manifest.json"
 SCHEMA_VERSION = 1
 FORMATS = ("srcli", "super-image")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+#: Largest Y-PSNR loss (dB, any benchmark set) at which `--precision auto` may run a weight
+#: file in bf16 on a CPU with bf16 units; above it auto keeps fp32 for that file.
+BF16_MAX_LOSS_DB = 0.02
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class WeightsEntry:
     quality: tuple[Quality, ...] = ()
     notes: str = ""
     training: dict[str, Any] | None = None
+    #: The same measurements as `quality` (single model, no ensemble) run in bf16.
+    quality_bf16: tuple[Quality, ...] = ()
     #: Folder that `bundled` is relative to: the manifest's own folder (not stored in JSON).
     base_dir: Path = PACKAGE_DIR
 
@@ -108,6 +113,24 @@ class WeightsEntry:
 
     def to_json(self) -> dict[str, Any]:
         return _entry_to_json(self)
+
+    def bf16_loss_db(self) -> float | None:
+        """Largest fp32 - bf16 PSNR difference over the sets measured both ways, or None."""
+        fp32 = {(q.dataset, q.scale, q.degradation): q.psnr for q in self.quality
+                if "self-ensemble" not in q.source}
+        losses = [fp32[k] - q.psnr for q in self.quality_bf16
+                  if (k := (q.dataset, q.scale, q.degradation)) in fp32]
+        return max(losses) if losses else None
+
+    def bf16_verdict(self) -> tuple[bool, str] | None:
+        """(auto may use bf16, why) from the measured loss; None when never measured."""
+        loss = self.bf16_loss_db()
+        if loss is None:
+            return None
+        if loss > BF16_MAX_LOSS_DB:
+            return False, (f"bf16 loses {loss:.3f} dB on {self.tag} (> {BF16_MAX_LOSS_DB} dB, "
+                           "manifest), fp32 kept")
+        return True, f"bf16 loses at most {max(loss, 0.0):.3f} dB on {self.tag}"
 
 
 @dataclass(frozen=True)
@@ -181,7 +204,9 @@ def _parse_entry(raw: Any, index: int, base_dir: Path) -> WeightsEntry:
         sha256=raw.get("sha256"), size=raw.get("size"), params=raw.get("params"),
         license=raw.get("license"), paper=raw.get("paper", ""),
         quality=tuple(_parse_quality(q, where) for q in raw.get("quality") or ()),
-        notes=raw.get("notes", ""), training=raw.get("training"), base_dir=base_dir,
+        notes=raw.get("notes", ""), training=raw.get("training"),
+        quality_bf16=tuple(_parse_quality(q, where) for q in raw.get("quality_bf16") or ()),
+        base_dir=base_dir,
     )
 
 
@@ -307,6 +332,8 @@ def _entry_to_json(e: WeightsEntry) -> dict[str, Any]:
     }
     if e.training is not None:
         out["training"] = e.training
+    if e.quality_bf16:
+        out["quality_bf16"] = [q.__dict__.copy() for q in e.quality_bf16]
     return out
 
 

@@ -60,10 +60,14 @@ class Cascade(nn.Module):
     Used twice: inside a CARN block (units = residual blocks) and globally (units = blocks).
     """
 
+    def unit(self, i: int) -> nn.Module:
+        """u_i; CARN-M's blocks override this to apply one shared unit three times."""
+        return getattr(self, f"b{i}")
+
     def forward(self, x: Tensor) -> Tensor:
         cat = o = x
         for i in (1, 2, 3):
-            cat = torch.cat([cat, getattr(self, f"b{i}")(o)], dim=1)
+            cat = torch.cat([cat, self.unit(i)(o)], dim=1)
             o = getattr(self, f"c{i}")(cat)
         return o
 
