@@ -32,6 +32,7 @@ def shared_root() -> Path | None:
     root = Path(env) if env else REPO.parent / "shared"
     return root if (root / "datasets").is_dir() else None
 
+
 # The fake Hugging Face hub on 127.0.0.1 (fixtures fake_hub, offline_home, loopback_only).
 pytest_plugins = ("hub_server",)
 

@@ -305,7 +305,7 @@ def _refuse_oversized(jobs: list[Job], scale: int, *, tile: str, overlap: int,
             out_size = None if size == (head.width * scale, head.height * scale) else size
         shape = JobShape(head.width, head.height, scale, gray=head.gray, alpha=head.alpha,
                          bits=stored_bits_for(head.bit_depth, head.alpha, fmt) if fmt else None,
-                         out_size=out_size)
+                         out_size=out_size, fmt=fmt or "png")
         available = available_memory() if available is None else available
         job.error = refusal(str(job.input), shape, tile=None if tile == "auto" else int(tile),
                             overlap=overlap, available=available)
@@ -394,7 +394,8 @@ def _gather(shard: Shard, results: list[FileResult], elapsed: float
 
 
 def _headline(n_files: int, model: str, scale: int, degradation: str, ensemble: bool) -> str:
-    """The first line, printed before anything slow (torch, the weights) loads."""
+    """The first line: on a terminal printed before torch and the weights load, in a log
+    once the model has loaded (so a bad --model is still a one-line error)."""
     deg = "" if degradation == "bi" else f" {degradation.upper()}"
     return (f"srcli upscale: {n_files} file(s), model {model} x{scale}{deg}"
             f"{' +ensemble' if ensemble and not model.endswith('+') else ''}")
@@ -425,7 +426,8 @@ def upscale(
     model: Annotated[str, typer.Option(
         "--model", "-m", autocompletion=_complete_model, metavar="NAME",
         help="Model name (see `srcli models`); NAME+ adds x8 self-ensemble (dan+ is the "
-        "paper's DAN+); bicubic needs no weights.")] = DEFAULT_MODEL,
+        "paper's DAN+); bicubic needs no weights; spandrel runs whatever architecture the "
+        "--weights file holds (pip install \"srcli\\[spandrel]\").")] = DEFAULT_MODEL,
     scale: Annotated[int | None, typer.Option(
         "--scale", "-s", min=2, max=8, show_default=False,
         help="Model upscaling factor. Default: 4 (3 with --degradation bd or dn).")] = None,
@@ -507,9 +509,11 @@ def upscale(
                               single=single, quiet=quiet, json_output=json_output)
 
     ens = ensemble or model.endswith("+")
-    if not quiet and shard.rank == 0:
-        err.print(_headline(n_files, model, scale, degradation.value, ens),
-                  highlight=False, soft_wrap=True)
+    head = _headline(n_files, model, scale, degradation.value, ens) \
+        if not quiet and shard.rank == 0 else None
+    if head is not None and err.is_terminal:  # at once, before torch and the weights load
+        err.print(head, highlight=False, soft_wrap=True)
+        head = None
     groups, picks = _groups(jobs, degradation.value, model, scale, weights=weights,
                             overwrite=overwrite, quiet=quiet, max_pixels=max_pixels)
     results: list[FileResult] = []
@@ -527,6 +531,9 @@ def upscale(
             "tile": upscaler.tile, "tile_overlap": upscaler.overlap,
             "threads": upscaler.threads,
         }
+        if head is not None:  # a log: after the load, so a bad --model stays a one-line error
+            err.print(head, highlight=False, soft_wrap=True)
+            head = None
         if not quiet:
             err.print(_settings_line(settings, auto_tile=tile == "auto"),
                       highlight=False, soft_wrap=True)

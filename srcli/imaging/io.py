@@ -367,7 +367,7 @@ def _write_png_bgr(path: Path, image: ImageData) -> None:
     MB beside the 576 MB array for a 4000×3000 photo at ×4). The metadata chunks are then
     spliced in while copying the file into place (zlib level 6, as Pillow's default)."""
     bgr = _png_bgr(image, "png")
-    fd, raw = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".cv2.png")
+    fd, raw = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part.png")
     os.close(fd)
     try:
         if not cv2.imwrite(raw, bgr, [cv2.IMWRITE_PNG_COMPRESSION, 6]):
@@ -553,9 +553,11 @@ def _png_add_chunks(data: bytes, image: ImageData, *, exif: bool = False) -> byt
     return data[:_IHDR_END] + extra + data[_IHDR_END:]
 
 
-#: `_atomic_write`'s temp names: "." + target name + "." + mkstemp's 8 characters + ".part".
-_TEMP_NAME = re.compile(r"^\.(?P<target>.+\.(png|jpe?g|webp|tiff?|bmp))\.[A-Za-z0-9_]{8}\.part$",
-                        re.IGNORECASE)
+#: `_atomic_write`'s temp names: "." + target name + "." + mkstemp's 8 characters + ".part"
+#: (+ ".png" for `_write_png_bgr`'s, which OpenCV must see as PNG).
+_TEMP_NAME = re.compile(
+    r"^\.(?P<target>.+\.(png|jpe?g|webp|tiff?|bmp))\.[A-Za-z0-9_]{8}\.part(\.png)?$",
+    re.IGNORECASE)
 
 
 def _process_start() -> float:

@@ -32,6 +32,13 @@ class JobShape:
     alpha: bool = False
     bits: int | None = 8  # stored bits of the output; None: a float result (resize, flatten)
     out_size: tuple[int, int] | None = None  # (width, height) after --outscale, if resized
+    fmt: str = "png"  # output format name
+
+    @property
+    def encoder_copies(self) -> bool:
+        """Whether writing copies the pixels: all but 8-bit PNG without alpha (encoded from
+        the buffer itself, see srcli.imaging.io)."""
+        return not (self.fmt == "png" and self.bits == 8 and not self.alpha)
 
 
 def job_bytes(job: JobShape, *, tile: int | None, overlap: int) -> int:
@@ -55,7 +62,7 @@ def job_bytes(job: JobShape, *, tile: int | None, overlap: int) -> int:
         total += out_px * 3 * 4 + w * h * (planes + job.alpha) * 4  # float result, resized
     else:
         stored = (planes + job.alpha) * out_px * (job.bits // 8)
-        total += 2 * stored  # the array, and the encoder's copy of it
+        total += stored * (2 if job.encoder_copies else 1)  # the array, the encoder's copy
         if job.alpha:
             total += out_px * 4  # alpha resized as float32 before quantization
     return total
