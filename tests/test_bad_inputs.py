@@ -340,8 +340,7 @@ def test_unreadable_files_and_folders_are_failed_items(looped: Path, out: Path) 
     assert res.returncode == 1, res.stderr
     failed = failed_lines(res.stderr)
     assert failed == [f"failed  {locked_dir}: cannot read folder (Permission denied)",
-                      f"failed  {locked_file}: [Errno 13] Permission denied: '{locked_file}'"
-                      ] or len(failed) == 2 and all("Permission denied" in f for f in failed)
+                      f"failed  {locked_file}: permission denied (cannot read it)"]
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == [
         "a_x2.png", "sub/b_x2.png"]
     assert top.returncode == 1 and "2 file(s)" in top.stderr

@@ -139,6 +139,8 @@ def read_image(path: str | os.PathLike[str], *,
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImageError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise ImageError(f"{path}: permission denied (cannot read it)") from None
     except Exception as exc:  # noqa: BLE001 - every decoder failure is "this file is bad"
         reason = str(exc) or type(exc).__name__
         raise ImageError(f"{path}: cannot read image ({reason})") from None
