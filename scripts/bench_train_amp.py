@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from srcli.models import create_model
-from srcli.train.loop import LOSSES
+from srcli.train.loop import LOSS_FUNCTIONS
 
 RECIPE = {"n_feats": 48, "n_blocks": 12, "distance": 3, "reduction": 8,
           "image_skip": "bicubic"}
@@ -41,7 +41,7 @@ def make_arm(scale: int, amp: bool, compile_: bool, loss: str,
     def step(lr: torch.Tensor, hr: torch.Tensor) -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
             sr = fwd(lr)
-        out = LOSSES[loss](sr.float(), hr)
+        out = LOSS_FUNCTIONS[loss](sr.float(), hr)
         opt.zero_grad(set_to_none=True)
         out.backward()
         opt.step()

@@ -33,13 +33,14 @@ from torch import nn
 from srcli.data.benchmark import BenchImage, dataset_label, list_images, load_image, resolve_dataset
 from srcli.errors import ConfigError, SrcliError, WeightsError
 from srcli.imaging.color import rgb_to_y, to_float255
-from srcli.imaging.degrade import DEGRADATIONS, degrade
+from srcli.imaging.degrade import degrade
 from srcli.imaging.io import ImageData, write_image
 from srcli.imaging.resize import imresize, modcrop
 from srcli.inference.engine import EngineOptions, Upscaler
 from srcli.inference.shard import Shard, gather
 from srcli.metrics import psnr, ssim
 from srcli.models import count_parameters, get_spec
+from srcli.vocabulary import DEGRADATIONS, split_ensemble
 
 #: Called after every model evaluation: (done, total, description).
 Progress = Callable[[int, int, str], None]
@@ -140,7 +141,7 @@ def load_models(names: Sequence[str], scales: Sequence[int],
                 # fall back only when such weights do not exist, never over a damaged file
                 if on_fallback is None or degradation == "bi" or name in weights:
                     raise  # (spandrel, not a registered name, always has explicit weights)
-                if load_manifest().find(get_spec(name.removesuffix("+")).name, s, degradation):
+                if load_manifest().find(get_spec(split_ensemble(name)[0]).name, s, degradation):
                     raise
                 table[name][s] = load_model(name, s)
                 on_fallback(f"{name} x{s} has no {degradation.upper()} weights; measuring its "
@@ -212,7 +213,7 @@ def evaluate(datasets: Sequence[str | Path], models: Sequence[str] | ModelTable,
              else load_models(list(models), scales, degradation=opts.degradation))
     engines = {(name, s): Upscaler(table[name][s], EngineOptions(
         device=opts.device, precision=opts.precision, tile=opts.tile,
-        ensemble=opts.ensemble or name.endswith("+"), threads=opts.threads))
+        ensemble=opts.ensemble or split_ensemble(name)[1], threads=opts.threads))
         for name in table for s in scales}
     total = sum(len(d.paths) for d in sets) * len(scales) * len(table)
     done = 0
@@ -272,7 +273,7 @@ def _skip(path: Path, scales: Sequence[int], opts: BenchOptions,
     """An image another rank scores: DN noise comes from one generator per set and scale, so
     draw this image's noise anyway (discarded) to keep the next image's equal to one
     process's. Other degradations draw nothing from it (REAL seeds per image)."""
-    if opts.degradation in ("bi", "bd", "real"):
+    if opts.degradation != "dn":  # the only one drawing from the set's generator
         return
     try:
         img = load_image(path)

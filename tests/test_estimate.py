@@ -136,7 +136,7 @@ def test_upscale_auto_reports_what_it_measured(tmp_path: Path, lrs: list[np.ndar
     (tmp_path / "q30.jpg").write_bytes(_jpeg(lr, 30))
     Image.fromarray(_noisy(lr, 30.0)).save(tmp_path / "noisy.png")
     names = ["clean.png", "q30.jpg", "noisy.png"]
-    args = ["upscale", *[str(tmp_path / n) for n in names], "-m", "dan", "-s", "3", "-d",
+    args = ["upscale", *[str(tmp_path / n) for n in names], "-m", "dan", "-s", "3", "--degradation",
             "auto", "-o", str(tmp_path / "out") + "/", "--json", "--threads", "1"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
@@ -148,5 +148,5 @@ def test_upscale_auto_reports_what_it_measured(tmp_path: Path, lrs: list[np.ndar
     assert picks["q30.jpg"]["jpeg_quality"] == 30 and picks["q30.jpg"]["wanted"] == "real"
     assert picks["noisy.png"]["chosen"] == "dn" and picks["noisy.png"]["noise_sigma"] > 15
     assert "auto: JPEG q=30, noise σ≈" in res.stderr, res.stderr
-    forced = CliRunner().invoke(app, [*args[:-5], "-d", "auto", "--weights", "x.pt"])
+    forced = CliRunner().invoke(app, [*args[:-5], "--degradation", "auto", "--weights", "x.pt"])
     assert forced.exit_code == 2

@@ -17,7 +17,7 @@ from srcli.models import create_model
 from srcli.models.layers.blocks import Upsampler
 from srcli.train.checkpoint import load_checkpoint
 from srcli.train.config import TrainConfig
-from srcli.train.loop import LOSSES, _amp_context
+from srcli.train.loop import LOSS_FUNCTIONS, _amp_context
 
 RECIPE = {"n_feats": 16, "n_blocks": 2, "distance": 1, "reduction": 4,
           "image_skip": "bicubic"}
@@ -65,10 +65,10 @@ def test_bf16_step_gives_fp32_loss_and_gradients_close_to_fp32() -> None:
     with autocast():
         sr = model(lr)
     assert seen == [torch.bfloat16]
-    loss = LOSSES["l1y"](sr.float(), hr)
+    loss = LOSS_FUNCTIONS["l1y"](sr.float(), hr)
     assert loss.dtype == torch.float32
     loss.backward()
-    LOSSES["l1y"](twin(lr), hr).backward()
+    LOSS_FUNCTIONS["l1y"](twin(lr), hr).backward()
     for (name, p), q in zip(model.named_parameters(), twin.parameters(), strict=True):
         assert p.dtype == torch.float32
         if p.numel() >= 256:

@@ -81,13 +81,11 @@ def test_images_smaller_than_a_patch_are_skipped_not_a_crash(data: Path, tmp_pat
 
 
 @pytest.mark.parametrize(("option", "message"), [
-    (["--lr-schedule", "linear"], "--lr-schedule must be step or cosine, not 'linear'"),
     (["--patch", "0"], "--patch must be at least 1, not 0"),
     (["--batch", "0"], "--batch must be at least 1, not 0"),
     (["--lr", "-1"], "--lr must be a positive number, not -1.0"),
     (["--set", "n_feats=0"], "does not work: RuntimeError"),
     (["--set", "n_feats=abc"], "--set n_feats=abc: expected int"),
-    (["--amp", "int8"], "--amp must be none, bf16 or fp16, not 'int8'"),
     (["--ema", "1.5"], "--ema must be in [0, 1)"),
     (["--iters", "-5"], "--iters must be at least 1, not -5"),
     (["--keep", "-1"], "--keep must be at least 0, not -1"),
@@ -100,6 +98,22 @@ def test_bad_options_are_refused_before_any_data_is_read(option: list[str], mess
     assert code == 1
     assert message in _error_line(stderr)
     assert "internal error" not in stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("option", "value", "choices"), [
+    ("--lr-schedule", "linear", "'step', 'cosine'"),
+    ("--amp", "int8", "'none', 'bf16', 'fp16'"),
+    ("--loss", "huber", "'l1', 'l2', 'l1y'"),
+    ("--degradation", "jpeg", "'bi', 'bd', 'dn', 'real'"),
+])
+def test_named_options_are_choices_refused_as_usage_errors(option: str, value: str,
+                                                          choices: str, tmp_path: Path) -> None:
+    code, stderr = _train(*_args(tmp_path / "missing", tmp_path / "run", 10, "--val", "",
+                                 option, value))
+    assert code == 2  # click's usage error, naming the flag and every accepted value
+    text = _flat(stderr.replace("│", " "))  # the message is drawn in a Rich box
+    assert f"Invalid value for '{option}'" in text and choices in text
+    assert not (tmp_path / "run").exists()
 
 
 # ------------------------------------------------------------------ item 2: run folder

@@ -20,10 +20,11 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from srcli.data.download import download_dataset, safe_extract
 from srcli.errors import DataError, WeightsError
 from srcli.models.pretrained import load_pretrained
 from srcli.weights import hub
-from srcli.weights.hub import HubFile, download_dataset, safe_extract
+from srcli.weights.hub import HubFile
 from srcli.weights.manifest import load_manifest
 from srcli.weights.resolve import parse_hf_uri, resolve_weights
 

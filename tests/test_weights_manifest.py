@@ -13,7 +13,7 @@ from conftest import REPO, compat_schema
 from safetensors.torch import save_file
 
 from srcli.errors import WeightsError
-from srcli.models import count_parameters, create_model
+from srcli.models import count_parameters, create_model, list_models
 from srcli.models.pretrained import load_pretrained
 from srcli.models.super_image import hub_config_to_srcli
 from srcli.weights.manifest import (
@@ -27,12 +27,14 @@ from srcli.weights.resolve import resolve_weights
 
 HUB_REPOS = ["msrn-bam", "mdsr-bam", "awsrn-bam", "carn-bam", "pan-bam", "drln-bam", "rcan-bam",
              "msrn", "mdsr", "carn", "pan", "a2n", "drln", "edsr-base"]
+#: Architectures the manifest may name (weights cannot import models; the caller passes them).
+KNOWN = set(list_models())
 TINY_DAN = {"n_feats": 8, "n_blocks": 2, "distance": 1, "reduction": 4}
 
 
 def test_packaged_manifest_is_valid() -> None:
     # unique (model, scale), known architectures, bundled files present with their hash
-    assert check_manifest(load_manifest(PACKAGE_MANIFEST)) == []
+    assert check_manifest(load_manifest(PACKAGE_MANIFEST), KNOWN) == []
 
 
 def test_repository_copy_is_byte_identical() -> None:
@@ -99,7 +101,7 @@ def test_bundled_entry_from_sidecar_resolves_and_loads(tmp_path: Path) -> None:
     assert entry["size"] == path.stat().st_size and len(entry["sha256"]) == 64
     assert entry["training"]["validation"]["psnr"] == 30.5
     manifest = load_manifest(_write(tmp_path, [entry]))
-    assert check_manifest(manifest) == []
+    assert check_manifest(manifest, KNOWN) == []
     resolved = resolve_weights("dan", 2, manifest=manifest)
     assert resolved.source == "bundled" and resolved.path == path
     loaded = load_pretrained("dan", 2, manifest=manifest)
@@ -113,7 +115,7 @@ def test_weights_are_chosen_by_degradation(tmp_path: Path) -> None:
     bd, bd_model = _tiny_dan_export(tmp_path / "bundled", scale=3, degradation="bd")
     entries = [bundled_entry_from_sidecar(p, bundled_dir=tmp_path / "bundled") for p in (bi, bd)]
     manifest = load_manifest(_write(tmp_path, entries))
-    assert check_manifest(manifest) == []  # same model and scale, different degradation
+    assert check_manifest(manifest, KNOWN) == []  # same model and scale, different degradation
     assert resolve_weights("dan", 3, manifest=manifest).path == bi
     assert resolve_weights("dan", 3, degradation="bd", manifest=manifest).path == bd
     assert manifest.find("dan", 3, "bd").tag == "dan x3 BD"
@@ -134,11 +136,11 @@ def test_tampered_or_missing_bundled_file_is_caught(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
-    assert any("sha256" in p for p in check_manifest(manifest))
+    assert any("sha256" in p for p in check_manifest(manifest, KNOWN))
     with pytest.raises(WeightsError, match="does not match its manifest sha256"):
         resolve_weights("dan", 2, manifest=manifest)
     path.unlink()
-    assert any("missing" in p for p in check_manifest(manifest))
+    assert any("missing" in p for p in check_manifest(manifest, KNOWN))
     with pytest.raises(WeightsError, match="missing from this installation"):
         resolve_weights("dan", 2, manifest=manifest)
 
@@ -147,10 +149,13 @@ def test_schema_problems_are_reported(tmp_path: Path) -> None:
     base = next(e for e in json.loads(PACKAGE_MANIFEST.read_text())["weights"]
                 if e["model"] == "msrn-bam" and e["scale"] == 2)
     twice = parse_manifest({"schema": 1, "weights": [base, base]})
-    assert check_manifest(twice) == ["msrn-bam x2: listed twice"]
+    assert check_manifest(twice, KNOWN) == ["msrn-bam x2: listed twice"]
     odd = dict(base, architecture="no-such-net", format="onnx", sha256="abc", hub=None)
-    problems = check_manifest(parse_manifest({"schema": 1, "weights": [odd]}))
+    problems = check_manifest(parse_manifest({"schema": 1, "weights": [odd]}), KNOWN)
     assert len(problems) == 4
+    # without the caller's architectures, everything but the architecture is still checked
+    unchecked = check_manifest(parse_manifest({"schema": 1, "weights": [odd]}))
+    assert len(unchecked) == 3 and not any("architecture" in p for p in unchecked)
     with pytest.raises(WeightsError, match="schema"):
         parse_manifest({"schema": 99, "weights": []})
     with pytest.raises(WeightsError, match="missing field 'scale'"):

@@ -9,17 +9,24 @@ import csv
 import json
 import math
 import time
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from srcli.cli.console import count_progress, err
-from srcli.cli.options import Degradation, check_device
-from srcli.data.names import KNOWN
+from srcli.cli.options import (
+    Degradation,
+    Device,
+    Precision,
+    Threads,
+    degradation_option,
+    model_option,
+    scale_option,
+)
 from srcli.errors import ConfigError, WeightsError
 from srcli.runtime import keep_freed_memory
+from srcli.vocabulary import DATASETS, default_scale, split_ensemble
 
 if TYPE_CHECKING:  # torch, OpenCV and the models load only when the command runs
     from rich.table import Table
@@ -30,11 +37,6 @@ DEFAULT_MODEL = "dan"
 DEFAULT_DATASETS = ("set5", "set14")
 
 
-class BenchPrecision(str, Enum):
-    fp32 = "fp32"
-    bf16 = "bf16"
-    fp16 = "fp16"
-    auto = "auto"
 CSV_FIELDS = ("dataset", "scale", "degradation", "model", "params", "psnr", "ssim", "images",
               "seconds", "ms_per_image", "mp_per_s", "metric", "crop", "ensemble", "device",
               "precision")
@@ -43,7 +45,7 @@ CSV_FIELDS = ("dataset", "scale", "degradation", "model", "params", "psnr", "ssi
 
 
 def _complete_dataset(incomplete: str) -> list[str]:
-    return [n for n in KNOWN if n.startswith(incomplete.lower())]
+    return [n for n in DATASETS if n.startswith(incomplete.lower())]
 
 
 def _finite(value: Any) -> Any:
@@ -73,7 +75,7 @@ def _table(rows: list[BenchRow], metric: str) -> Table:
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for r in rows:
         table.add_row(r.dataset, f"x{r.scale}", r.degradation.upper(),
-                      r.model + (" (x8)" if r.ensemble and not r.model.endswith("+") else ""),
+                      r.model + (" (x8)" if r.ensemble and not split_ensemble(r.model)[1] else ""),
                       _params(r.params), f"{r.psnr:.2f}", f"{r.ssim:.4f}",
                       f"{r.ms_per_image:.1f}", f"{r.mp_per_s:.2f}")
     return table
@@ -121,22 +123,17 @@ def bench(
         "--dataset", "-d", autocompletion=_complete_dataset, show_default=False,
         help="set5, set14, bsd100, urban100, manga109 (any case) or a folder of HR images; "
         "repeatable. Default: set5 and set14.")] = None,
-    model: Annotated[list[str] | None, typer.Option(
-        "--model", "-m", show_default=False,
-        help="Model name, repeatable; NAME+ adds x8 self-ensemble. Default: bicubic and "
+    model: Annotated[list[str] | None, model_option(
+        "Repeatable; NAME+ adds x8 self-ensemble. Default: bicubic and "
         f"{DEFAULT_MODEL} (when its weights are available).")] = None,
     weights: Annotated[str | None, typer.Option(
         "--weights", show_default=False,
         help="Weights for the one --model other than bicubic: a file (e.g. a `srcli train` "
         "export), a super-image folder or hf://owner/repo/file.")] = None,
-    scale: Annotated[list[int] | None, typer.Option(
-        "--scale", "-s", min=2, max=8, show_default=False,
-        help="Upscaling factor, repeatable. Default: 4 for bi and real, 3 for bd and dn.")] = None,
-    degradation: Annotated[Degradation, typer.Option(
-        "--degradation", case_sensitive=False,
-        help="How LR inputs are made from HR: bi = MATLAB bicubic; bd = 7x7 Gaussian blur "
-        "(sigma 1.6) + nearest downscale; dn = bicubic + Gaussian noise (sigma 30); real = "
-        "random blur + bicubic + noise + JPEG, fixed per image by --seed.")
+    scale: Annotated[list[int] | None, scale_option(
+        "Repeatable. Default: 4 for bi and real, 3 for bd and dn.")] = None,
+    degradation: Annotated[Degradation, degradation_option(
+        "How LR inputs are made from HR (real's randomness is fixed per image by --seed):")
     ] = Degradation.bi,
     ensemble: Annotated[bool, typer.Option(
         "--ensemble", help="x8 self-ensemble for every model (8x slower).")] = False,
@@ -160,16 +157,12 @@ def bench(
     limit: Annotated[int | None, typer.Option(
         "--limit", min=1, show_default=False, help="Only the first N images of each set.")
     ] = None,
-    device: Annotated[str, typer.Option(
-        "--device", callback=check_device,
-        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")] = "auto",
-    threads: Annotated[int | None, typer.Option(
-        "--threads", min=1, show_default=False,
-        help="CPU threads (default: the physical cores this process may use).")] = None,
-    precision: Annotated[BenchPrecision, typer.Option(
+    device: Device = "auto",
+    threads: Threads = None,
+    precision: Annotated[Precision, typer.Option(
         "--precision", case_sensitive=False,
         help="Model arithmetic: fp32 (as papers report), or bf16/fp16/auto to measure what "
-        "reduced precision costs.")] = BenchPrecision.fp32,
+        "reduced precision costs.")] = Precision.fp32,
     rgb: Annotated[bool, typer.Option(
         "--rgb", help="Score PSNR/SSIM on the RGB channels instead of the Y channel.")
     ] = False,
@@ -188,8 +181,7 @@ def bench(
         raise typer.BadParameter(str(exc)) from None
     sharding.init(shard)
 
-    scales = list(dict.fromkeys(scale or (
-        [4] if degradation in (Degradation.bi, Degradation.real) else [3])))
+    scales = list(dict.fromkeys(scale or [default_scale(degradation.value)]))
     opts = BenchOptions(degradation=degradation.value, y_channel=not rgb, limit=limit,
                         seed=seed, device=sharding.local_device(device, shard),
                         ensemble=ensemble, threads=sharding.local_threads(threads, shard),

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from srcli.cli.console import err, out
-from srcli.cli.options import Degradation
+from srcli.cli.options import Degradation, degradation_option, scale_option
 from srcli.errors import ConfigError, WeightsError
+from srcli.vocabulary import default_scale, split_ensemble
 
 if TYPE_CHECKING:  # srcli.weights loads torch (checkpoint reading): only when a command runs
     from rich.progress import Progress
@@ -154,8 +155,7 @@ def _info_lines(entry: WeightsEntry) -> list[tuple[str, str]]:
 def info_cmd(
     name: Annotated[str, typer.Argument(help="Model name, as in `srcli models list`.",
                                         metavar="NAME", show_default=False)],
-    scale: Annotated[int | None, typer.Option("--scale", "-s", metavar="N",
-                                              help="Only this scale.")] = None,
+    scale: Annotated[int | None, scale_option("Only this one.")] = None,
     as_json: Annotated[bool, typer.Option("--json", show_default=False,
                                           help="JSON on stdout.")] = False,
 ) -> None:
@@ -215,8 +215,7 @@ def _download_one(entry: WeightsEntry, bar: Progress) -> Path:
 def download_cmd(
     names: Annotated[list[str], typer.Argument(help="Model names (see `srcli models list`).",
                                                metavar="NAME", show_default=False)],
-    scale: Annotated[int | None, typer.Option("--scale", "-s", metavar="N",
-                                              help="Only this scale (default: every scale "
+    scale: Annotated[int | None, scale_option("Only this one (default: every scale "
                                               "listed).")] = None,
 ) -> None:
     """Fetch weights into the Hugging Face cache (HF_HOME), verified, for offline use later."""
@@ -283,12 +282,10 @@ def export_cmd(
                                         metavar="NAME", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE.onnx",
                                          help="The ONNX file to write.", show_default=False)],
-    scale: Annotated[int | None, typer.Option(
-        "--scale", "-s", min=2, max=8, show_default=False,
-        help="Upscaling factor. Default: 4 (3 with --degradation bd or dn).")] = None,
-    degradation: Annotated[Degradation, typer.Option(
-        "--degradation", "-d", case_sensitive=False,
-        help="Which pretrained weights: bi, bd or dn (as for `srcli upscale`).")
+    scale: Annotated[int | None, scale_option(
+        "Default: 4 (3 with --degradation bd or dn).")] = None,
+    degradation: Annotated[Degradation, degradation_option(
+        "Which pretrained weights (as for `srcli upscale`): those trained on")
     ] = Degradation.bi,
     weights: Annotated[str | None, typer.Option(
         "--weights", metavar="FILE|REPO", show_default=False,
@@ -305,7 +302,7 @@ def export_cmd(
                                           help="A JSON summary on stdout.")] = False,
 ) -> None:
     """Export NAME with its weights to ONNX (dynamic height/width), checked with onnxruntime."""
-    if name.endswith("+"):
+    if split_ensemble(name)[1]:
         raise typer.BadParameter("self-ensemble (NAME+) is not part of a model; export NAME",
                                  param_hint="NAME")
     if output.exists() and not overwrite:
@@ -314,7 +311,7 @@ def export_cmd(
     from srcli.models.pretrained import load_model
 
     if scale is None:
-        scale = 4 if degradation is Degradation.bi else 3
+        scale = default_scale(degradation.value)
     model = load_model(name, scale, weights, degradation=degradation.value)
     output.parent.mkdir(parents=True, exist_ok=True)
     export_onnx(model, output, opset=opset)

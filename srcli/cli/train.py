@@ -12,6 +12,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from srcli.cli.console import err, out
+from srcli.cli.options import (
+    AmpMode,
+    Degradation,
+    Device,
+    Loss,
+    LrSchedule,
+    Threads,
+    degradation_option,
+    model_option,
+    scale_option,
+)
 from srcli.errors import ConfigError
 from srcli.runtime import keep_freed_memory
 
@@ -105,13 +116,15 @@ def _parse_factors(text: str) -> list[float]:
 @train_app.callback()
 def train_cmd(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option(help="Registered model name.")] = "dan",
-    scale: Annotated[int, typer.Option(help="Upscaling factor.")] = 2,
+    model: Annotated[str, model_option(completion=False)] = "dan",
+    scale: Annotated[int, scale_option()] = 2,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Model config override KEY=VALUE "
                                             "(repeatable), e.g. --set n_feats=32.")] = None,
     data: Annotated[list[Path] | None, typer.Option(help="Folder of HR training images "
                                              "(repeatable; default $SRCLI_TRAIN_DATA).")] = None,
-    degradation: Annotated[str, typer.Option(help="bi | bd | dn | real")] = "bi",
+    degradation: Annotated[Degradation, degradation_option(
+        "How training inputs are made from the HR patches (bd and dn: x3 only):")
+    ] = Degradation.bi,
     patch: Annotated[int, typer.Option(help="LR patch size (paper: 48 DAN, 64 BAM).")] = 48,
     scale_aug: Annotated[str, typer.Option(help="Also train on the HR images downscaled by "
                                            "these factors, e.g. 0.9,0.8,0.7,0.6 (VDSR's "
@@ -119,15 +132,16 @@ def train_cmd(
     batch: Annotated[int, typer.Option(help="Patches per batch (per process).")] = 16,
     iters: Annotated[int, typer.Option(help="Total iterations.")] = 300_000,
     lr: Annotated[float, typer.Option(help="Initial learning rate.")] = 1e-4,
-    lr_schedule: Annotated[str, typer.Option(help="step (halve every --decay-epochs) | "
-                                             "cosine")] = "step",
+    lr_schedule: Annotated[LrSchedule, typer.Option(
+        case_sensitive=False, help="step (halve every --decay-epochs) or cosine.")
+    ] = LrSchedule.step,
     epoch_iters: Annotated[int, typer.Option(help="Iterations per 'epoch'.")] = 1000,
     decay_epochs: Annotated[int, typer.Option(help="Step schedule period.")] = 200,
     warmup: Annotated[int, typer.Option(help="Linear warm-up iterations.")] = 0,
     ema: Annotated[float, typer.Option(help="Weight EMA decay (0 = off).")] = 0.0,
-    loss: Annotated[str, typer.Option(help="l1 (papers) | l2 (mean squared error, "
-                                      "the quantity PSNR measures) | l1y (luma L1 + "
-                                      "0.25 x RGB L1).")] = "l1",
+    loss: Annotated[Loss, typer.Option(
+        case_sensitive=False, help="l1 (papers), l2 (mean squared error, the quantity PSNR "
+        "measures) or l1y (luma L1 + 0.25 x RGB L1).")] = Loss.l1,
     val: Annotated[str | None, typer.Option(
         help="Validation folder of HR images, or a benchmark name ('' = none). Default: "
         "$SRCLI_VAL_DATA, else the val/ folder beside the first --data folder, else none.",
@@ -150,12 +164,12 @@ def train_cmd(
                                             "and start extra DABs as identities (the grown DAN "
                                             "then computes the same function).")] = False,
     seed: Annotated[int, typer.Option()] = 0,
-    threads: Annotated[int, typer.Option(help="torch intra-op threads (0 = default).")] = 0,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps")] = "auto",
-    amp: Annotated[str, typer.Option(help="Mixed precision: none | bf16 (CUDA, and CPUs "
-                                     "with AMX/AVX512-BF16, where it is ~2.5x faster: "
-                                     "recommended there) | fp16 (CUDA only). Master weights "
-                                     "and the loss stay fp32.")] = "none",
+    threads: Threads = None,
+    device: Device = "auto",
+    amp: Annotated[AmpMode, typer.Option(
+        case_sensitive=False, help="Mixed precision: none, bf16 (CUDA, and CPUs with "
+        "AMX/AVX512-BF16, where it is ~2.5x faster: recommended there) or fp16 (CUDA only). "
+        "Master weights and the loss stay fp32.")] = AmpMode.none,
     channels_last: Annotated[bool, typer.Option(help="channels_last memory format.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
@@ -170,14 +184,15 @@ def train_cmd(
         "SRCLI_TRAIN_DATA", "").split(os.pathsep) if p]
     cfg = TrainConfig(
         model=model, scale=scale, model_config=_parse_model_config(set_ or []), data=folders,
-        degradation=degradation.lower(), patch=patch, scale_aug=_parse_factors(scale_aug),
+        degradation=degradation.value, patch=patch, scale_aug=_parse_factors(scale_aug),
         batch=batch, iters=iters, lr=lr,
-        lr_schedule=lr_schedule, epoch_iters=epoch_iters, decay_epochs=decay_epochs,
-        warmup_iters=warmup, ema=ema, loss=loss.lower(), val=_default_val(val, folders),
+        lr_schedule=lr_schedule.value, epoch_iters=epoch_iters, decay_epochs=decay_epochs,
+        warmup_iters=warmup, ema=ema, loss=loss.value, val=_default_val(val, folders),
         val_every=val_every,
         val_limit=val_limit,
         ckpt_every=ckpt_every, keep_ckpts=keep, log_every=log_every, out=str(out_dir),
-        seed=seed, threads=threads, device=device, amp=amp, channels_last=channels_last,
+        seed=seed, threads=threads or 0, device=device, amp=amp.value,
+        channels_last=channels_last,
         init_from=init_from, init_grow=init_grow)
     reporter = RichReporter(quiet)
     try:

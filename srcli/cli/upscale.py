@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,12 +21,23 @@ import typer
 from rich.markup import escape
 
 from srcli.cli.console import count_progress, err, out, state
-from srcli.cli.options import UpscaleDegradation, check_device
+from srcli.cli.options import (
+    Device,
+    OutputFormat,
+    Precision,
+    Threads,
+    Tile,
+    UpscaleDegradation,
+    degradation_option,
+    model_option,
+    scale_option,
+)
 from srcli.errors import ConfigError, SrcliError
 from srcli.imaging.limits import DEFAULT_MAX_PIXELS
 from srcli.inference.defaults import DEFAULT_OVERLAP
 from srcli.inference.shard import Shard, local_device, local_threads
 from srcli.runtime import keep_freed_memory
+from srcli.vocabulary import default_scale, split_ensemble
 
 if TYPE_CHECKING:  # the heavy modules (torch, OpenCV) load only when a command runs
     from rich.progress import Progress
@@ -37,22 +47,6 @@ if TYPE_CHECKING:  # the heavy modules (torch, OpenCV) load only when a command 
     from srcli.inference.engine import Upscaler
 
 DEFAULT_MODEL = "dan"
-
-
-class OutputFormat(str, Enum):
-    png = "png"
-    jpg = "jpg"
-    webp = "webp"
-    tiff = "tiff"
-    bmp = "bmp"
-    same = "same"
-
-
-class Precision(str, Enum):
-    auto = "auto"
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
 
 
 @dataclass
@@ -69,22 +63,6 @@ class FileResult:
 
 
 # ------------------------------------------------------------------------ option parsing
-
-
-def _complete_model(incomplete: str) -> list[str]:
-    # The registry is the set of architecture modules, so this one completion imports torch.
-    from srcli.models import list_models
-
-    names = list_models()
-    names += [f"{n}+" for n in names if n.startswith("dan")]
-    return [n for n in names if n.startswith(incomplete)]
-
-
-def _check_tile(value: str) -> str:
-    value = value.strip().lower()
-    if value != "auto" and not value.isdigit():
-        raise typer.BadParameter("expected a number of LR pixels, 0 (whole image) or auto")
-    return value
 
 
 def _resolve_format(fmt: str, output: Path | None, single_file: bool) -> str:
@@ -398,7 +376,7 @@ def _headline(n_files: int, model: str, scale: int, degradation: str, ensemble: 
     once the model has loaded (so a bad --model is still a one-line error)."""
     deg = "" if degradation == "bi" else f" {degradation.upper()}"
     return (f"srcli upscale: {n_files} file(s), model {model} x{scale}{deg}"
-            f"{' +ensemble' if ensemble and not model.endswith('+') else ''}")
+            f"{' +ensemble' if ensemble and not split_ensemble(model)[1] else ''}")
 
 
 def _settings_line(s: dict[str, object], *, auto_tile: bool) -> str:
@@ -423,20 +401,15 @@ def upscale(
         "-o", "--output", metavar="PATH",
         help="Output file (one input) or folder (created if missing). Default: beside each "
         "input, named {stem}_x{scale}.{ext}.", show_default=False)] = None,
-    model: Annotated[str, typer.Option(
-        "--model", "-m", autocompletion=_complete_model, metavar="NAME",
-        help="Model name (see `srcli models`); NAME+ adds x8 self-ensemble (dan+ is the "
-        "paper's DAN+); bicubic needs no weights; spandrel runs whatever architecture the "
-        "--weights file holds (pip install \"srcli\\[spandrel]\").")] = DEFAULT_MODEL,
-    scale: Annotated[int | None, typer.Option(
-        "--scale", "-s", min=2, max=8, show_default=False,
-        help="Model upscaling factor. Default: 4 (3 with --degradation bd or dn).")] = None,
-    degradation: Annotated[UpscaleDegradation, typer.Option(
-        "--degradation", "-d", case_sensitive=False,
-        help="What the input went through, to pick weights trained for it: bi = clean "
-        "downscale; bd = blurred, then downscaled; dn = downscaled, then noisy; real = "
-        "photo with blur, noise and JPEG; auto = measure each input (noise, JPEG quality, "
-        "8x8 blocks) and pick among the weights the model has.")
+    model: Annotated[str, model_option(
+        "NAME+ adds x8 self-ensemble (dan+ is the paper's DAN+); bicubic needs no weights; "
+        "spandrel runs whatever architecture the --weights file holds (pip install "
+        "\"srcli\\[spandrel]\").")] = DEFAULT_MODEL,
+    scale: Annotated[int | None, scale_option(
+        "Default: 4 (3 with --degradation bd or dn).")] = None,
+    degradation: Annotated[UpscaleDegradation, degradation_option(
+        "What the input went through, to pick weights trained for it (auto = measure each "
+        "input's noise, JPEG quality and 8x8 blocks, and pick among the model's weights):")
     ] = UpscaleDegradation.bi,
     weights: Annotated[str | None, typer.Option(
         "--weights", metavar="FILE|REPO", show_default=False,
@@ -454,27 +427,20 @@ def upscale(
         "file. Inputs are never overwritten.")] = None,
     recursive: Annotated[bool, typer.Option(
         "--recursive", "-r", help="Also read images in sub-folders of folder inputs.")] = False,
-    tile: Annotated[str, typer.Option(
-        "--tile", "-t", callback=_check_tile, metavar="N|auto",
-        help="Tile size in input pixels; 0 = whole image; auto = largest that fits memory.")
-    ] = "auto",
+    tile: Tile = "auto",
     tile_overlap: Annotated[int, typer.Option(
         "--tile-overlap", min=0, help="Overlap of neighbouring tiles, in input pixels.")
     ] = DEFAULT_OVERLAP,
     ensemble: Annotated[bool, typer.Option(
         "--ensemble", help="x8 self-ensemble: average over 4 rotations x flip (8x slower).")
     ] = False,
-    device: Annotated[str, typer.Option(
-        "--device", callback=check_device, metavar="DEVICE",
-        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")] = "auto",
+    device: Device = "auto",
     precision: Annotated[Precision, typer.Option(
         "--precision", case_sensitive=False,
         help="auto = fp16 on CUDA; bf16 on a CPU with bf16 units (AMX, AVX-512 BF16) unless "
         "the weights lose > 0.02 dB in it; else fp32. The headline says which and why.")
     ] = Precision.auto,
-    threads: Annotated[int | None, typer.Option(
-        "--threads", min=1, show_default=False,
-        help="CPU threads (default: the physical cores this process may use).")] = None,
+    threads: Threads = None,
     max_pixels: Annotated[int | None, typer.Option(
         "--max-pixels", min=0, show_default=False,
         help=f"Refuse larger inputs (decompression bombs); default {DEFAULT_MAX_PIXELS:,}, "
@@ -493,7 +459,7 @@ def upscale(
     """Upscale images with a super-resolution model (tiled, on any device)."""
     keep_freed_memory()
     if scale is None:
-        scale = 3 if degradation.value in ("bd", "dn") else 4
+        scale = default_scale(degradation.value)
     if outscale is not None and not 0 < outscale <= 64:
         raise typer.BadParameter("must be in (0, 64]", param_hint="'--outscale'")
     label = f"{outscale:g}" if outscale else str(scale)
@@ -508,7 +474,7 @@ def upscale(
         _finish_without_model(jobs, {"model": model, "scale": scale}, overwrite=overwrite,
                               single=single, quiet=quiet, json_output=json_output)
 
-    ens = ensemble or model.endswith("+")
+    ens = ensemble or split_ensemble(model)[1]
     head = _headline(n_files, model, scale, degradation.value, ens) \
         if not quiet and shard.rank == 0 else None
     if head is not None and err.is_terminal:  # at once, before torch and the weights load

@@ -10,8 +10,8 @@ layouts under a root, for a set called Name:
     <root>/<Name>_HR/*.png, <root>/<Name>/<Name>_HR/*.png, <root>/<Name>/<anything>/HR/...
                               (what the hub archives unpack to; searched two levels deep)
 
-A set found nowhere is downloaded through `srcli.weights` (the only network code); with no
-network the error says in one line how to get the data by hand.
+A set found nowhere is downloaded by srcli.data.download (through `srcli.weights`, the only
+network code); with no network the error says in one line how to get the data by hand.
 """
 
 from __future__ import annotations
@@ -23,12 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from srcli.data.names import KNOWN
 from srcli.errors import DataError, SrcliError
 from srcli.imaging.io import read_image
-
-IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm")
-HUB_REPO = "eugenesiow/{name}"  # hub dataset repo of each named set (for the error message)
+from srcli.vocabulary import DATASETS, IMAGE_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -102,14 +99,14 @@ def search_roots(data_dir: str | Path | None = None) -> list[Path]:
 
 
 def _download(name: str, dest: Path, searched: list[Path]) -> Path:
-    """Fetch set `name` into `dest` through the weights/hub module; returns its HR folder."""
+    """Fetch set `name` into `dest` (srcli.data.download); returns its HR folder."""
     missing = f"dataset {name} not found (searched: {', '.join(str(r) for r in searched)})"
     manual = f"put its HR images in <DIR>/{name}/HR and pass --data-dir DIR or set SRCLI_DATA"
     try:
-        from srcli.weights.hub import DATASETS, download_dataset
-    except ImportError:  # a build without the hub module
+        from srcli.data.download import HUB_SETS, download_dataset
+    except ImportError:  # a build without the hub module (huggingface_hub)
         raise DataError(f"{missing}; {manual}") from None
-    if name.lower() not in DATASETS:
+    if name.lower() not in HUB_SETS:
         raise DataError(f"{missing} and it has no hub download; {manual}")
     try:
         return Path(download_dataset(name, dest))
@@ -127,10 +124,10 @@ def resolve_dataset(spec: str | Path, data_dir: str | Path | None = None,
             if _has_images(cand):
                 return cand
         raise DataError(f"{path}: no images found (expected image files or an HR/ folder)")
-    name = KNOWN.get(str(spec).lower())
+    name = DATASETS.get(str(spec).lower())
     if name is None:
         raise DataError(f"unknown dataset {str(spec)!r}: give a folder of HR images or one of "
-                        f"{', '.join(KNOWN)}")
+                        f"{', '.join(DATASETS)}")
     for root in search_roots(data_dir):
         found = find_in_root(root, name) if root.is_dir() else None
         if found is not None:
@@ -147,7 +144,7 @@ def resolve_dataset(spec: str | Path, data_dir: str | Path | None = None,
 
 def dataset_label(spec: str | Path) -> str:
     """Display name: the canonical name of a known set, else the folder's name."""
-    known = KNOWN.get(str(spec).lower())
+    known = DATASETS.get(str(spec).lower())
     if known and not Path(spec).is_dir():
         return known
     path = Path(spec)

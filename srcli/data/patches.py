@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from srcli.data.benchmark import IMAGE_SUFFIXES
 from srcli.errors import DataError
 from srcli.imaging.degrade import add_noise, degrade, degrade_real_patch
 from srcli.imaging.resize import imresize
+from srcli.vocabulary import IMAGE_SUFFIXES
 
 
 def find_images(folders: Sequence[str | Path]) -> list[Path]:

@@ -56,8 +56,8 @@ import torch
 from PIL import Image
 
 from srcli.errors import ConfigError
-from srcli.imaging.kinds import DEGRADATIONS
 from srcli.imaging.resize import cubic, imresize, modcrop
+from srcli.vocabulary import DEGRADATIONS
 
 BD_KERNEL_SIZE = 7
 BD_SIGMA = 1.6

@@ -36,19 +36,13 @@ from PIL import Image, ImageOps
 
 from srcli.errors import ImageError
 from srcli.imaging.limits import DEFAULT_MAX_PIXELS
+from srcli.vocabulary import OUTPUT_FORMATS, SUFFIX_FORMATS
 
-#: Output format name -> (Pillow format, file suffix).
+_PILLOW_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP"}
+#: Output format name -> (Pillow format, file suffix); the names and suffixes are
+#: srcli.vocabulary's.
 FORMATS: dict[str, tuple[str, str]] = {
-    "png": ("PNG", ".png"),
-    "jpg": ("JPEG", ".jpg"),
-    "webp": ("WEBP", ".webp"),
-    "tiff": ("TIFF", ".tiff"),
-    "bmp": ("BMP", ".bmp"),
-}
-SUFFIX_FORMATS: dict[str, str] = {
-    ".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".tif": "tiff",
-    ".tiff": "tiff", ".bmp": "bmp",
-}
+    name: (_PILLOW_FORMATS[name], suffix) for name, suffix in OUTPUT_FORMATS.items()}
 _EIGHT_BIT_ONLY = {"jpg", "webp", "bmp"}
 _NO_ALPHA = {"jpg", "bmp"}  # Pillow's 32-bit BMP has no alpha mask: readers ignore it
 _ORIENTATION_TAG = 0x0112

@@ -21,6 +21,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from srcli.imaging.estimate import Measurement
+from srcli.vocabulary import split_ensemble
 
 STRONG_NOISE = 20.0
 MILD_NOISE = 9.0
@@ -70,5 +71,5 @@ def available_families(model: str, scale: int) -> set[str]:
     the fallback for models whose BI weights come from elsewhere)."""
     from srcli.weights import load_manifest
 
-    key = model.lower().removesuffix("+")
+    key = split_ensemble(model.lower())[0]
     return {"bi"} | {e.degradation for e in load_manifest().for_model(key) if e.scale == scale}

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,10 +35,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+# re-exported: callers import them from here too
+from srcli.devices import resolve_device, set_threads
 from srcli.errors import ConfigError, SrcliError
 from srcli.hardware import cpu_bf16
 from srcli.inference.budget import BAND_BUDGET
-from srcli.inference.defaults import DEFAULT_OVERLAP, DEVICE_PATTERN
+from srcli.inference.defaults import DEFAULT_OVERLAP
 from srcli.inference.memory import (
     SAFETY,
     available_ram,
@@ -48,6 +49,7 @@ from srcli.inference.memory import (
 )
 from srcli.inference.tiling import BandSink, Blender, plan_tiles
 from srcli.models.descriptor import ModelDescriptor
+from srcli.vocabulary import PRECISIONS
 
 #: Largest activation working set `tile="auto"` plans for on CPU (keeps 1000² -> x4 < 2 GB RSS).
 CPU_TILE_BUDGET = 1 << 30
@@ -60,7 +62,6 @@ MIN_TILE = 32
 MAX_AUTO_TILE = 4096
 
 Progress = Callable[[int, int], None]
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -73,28 +74,6 @@ class EngineOptions:
     ensemble: bool = False
     threads: int | None = None  # None: min(torch's default, CPUs this process may use)
     channels_last: bool = True
-
-
-def resolve_device(spec: str) -> torch.device:
-    spec = spec.strip().lower()
-    if not DEVICE_PATTERN.match(spec):
-        raise ConfigError(f"unknown device {spec!r} (use auto, cpu, cuda, cuda:N or mps)")
-    mps = getattr(torch.backends, "mps", None)
-    mps_ok = bool(mps and mps.is_available())
-    if spec == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps" if mps_ok else "cpu")
-    if spec.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"CUDA is not available with this PyTorch ({torch.__version__})")
-        index = int(spec.split(":")[1]) if ":" in spec else 0
-        if index >= torch.cuda.device_count():
-            raise ConfigError(f"no CUDA device {index} ({torch.cuda.device_count()} present)")
-        return torch.device("cuda", index)
-    if spec == "mps" and not mps_ok:
-        raise ConfigError("MPS (Apple GPU) is not available on this machine")
-    return torch.device(spec)
 
 
 def resolve_dtype(spec: str, device: torch.device, desc: ModelDescriptor,
@@ -154,21 +133,13 @@ def _torch_bf16_kernels() -> bool:
 
 def _weights_bf16(model: nn.Module) -> tuple[bool, str] | None:
     """The manifest entry's bf16 verdict for the loaded weights, when it has one."""
-    entry = getattr(getattr(model, "weights_source", None), "entry", None)
+    source = getattr(model, "weights_source", None)
+    entry = getattr(source, "entry", None)
+    if getattr(source, "source", None) == "explicit" and (
+            entry is None or getattr(source, "sha256", None) != entry.sha256):
+        return None  # a user's own file: the manifest measured another file
     verdict = getattr(entry, "bf16_verdict", None)
     return verdict() if callable(verdict) else None
-
-
-def set_threads(threads: int | None) -> int:
-    """Set torch's intra-op thread count; by default the physical cores torch found, capped
-    by the CPUs this process may run on (containers and `taskset` restrict that)."""
-    if threads is not None and threads < 1:
-        raise ConfigError("--threads must be at least 1")
-    if threads is None:
-        allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        threads = min(torch.get_num_threads(), allowed or torch.get_num_threads())
-    torch.set_num_threads(threads)
-    return threads
 
 
 def _is_oom(exc: BaseException) -> bool:

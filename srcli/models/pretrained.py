@@ -21,6 +21,7 @@ from torch import nn
 
 from srcli.errors import WeightsError
 from srcli.models.registry import build_from_config, get_spec, make_config
+from srcli.vocabulary import split_ensemble
 from srcli.weights import (
     ResolvedWeights,
     load_manifest,
@@ -142,12 +143,13 @@ def load_model(name: str, scale: int, weights: str | Path | None = None, *,
     from srcli.models.registry import count_parameters, create_model
     from srcli.models.spandrel_adapter import SPANDREL, load_spandrel
 
-    if name.removesuffix("+").lower() == SPANDREL:  # the architecture comes from the file
+    base, _ = split_ensemble(name)  # running the ensemble is the caller's business
+    if base.lower() == SPANDREL:  # the architecture comes from the file
         if weights is None:
             raise ConfigError(f"model {SPANDREL!r} runs the network in a --weights FILE "
                               "(any architecture spandrel knows); pass one")
         return load_spandrel(weights, scale)
-    base = get_spec(name.removesuffix("+")).name
+    base = get_spec(base).name
     with torch.device("meta"):  # shape-only build: is there anything to load?
         parameter_free = count_parameters(create_model(base, scale)) == 0
     if parameter_free:

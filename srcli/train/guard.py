@@ -17,8 +17,8 @@ import torch
 
 from srcli.errors import ConfigError, DataError, SrcliError
 from srcli.train.config import TrainConfig
+from srcli.vocabulary import DATASETS, LR_SCHEDULES, one_of
 
-SCHEDULES = ("step", "cosine")
 #: Names a run folder's own files have (checkpoints, their temps, the log and config).
 _RUN_FILE = re.compile(r"^(ckpt_\d+\.pt|\.ckpt_\d+\.pt\..+|log\.jsonl|config\.json)$")
 
@@ -40,8 +40,9 @@ def check_options(cfg: TrainConfig) -> None:
     _at_least(cfg, 0, "warmup_iters", "val_limit", "keep_ckpts", "threads", "grad_clip")
     if not (math.isfinite(cfg.lr) and cfg.lr > 0):
         raise ConfigError(f"--lr must be a positive number, not {cfg.lr}")
-    if cfg.lr_schedule not in SCHEDULES:
-        raise ConfigError(f"--lr-schedule must be step or cosine, not {cfg.lr_schedule!r}")
+    if cfg.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(f"--lr-schedule must be {one_of(LR_SCHEDULES)}, "
+                          f"not {cfg.lr_schedule!r}")
     if not 0.0 <= cfg.ema < 1.0:
         raise ConfigError(f"--ema must be in [0, 1) (0 = off, e.g. 0.999), not {cfg.ema:g}")
 
@@ -116,7 +117,6 @@ def resolve_val(spec: str, on_warning: Callable[[str], None]) -> str:
     """The validation folder for `--val` ("" = none), found now rather than after the
     training images are decoded; a benchmark set gets a warning."""
     from srcli.data.benchmark import resolve_dataset
-    from srcli.data.names import KNOWN
 
     if not spec:
         return ""
@@ -127,10 +127,10 @@ def resolve_val(spec: str, on_warning: Callable[[str], None]) -> str:
             raise
         raise DataError(f"validation set {spec!r} not found: give --val a folder of HR "
                         "images, or set SRCLI_DATA to the folder holding "
-                        f"{KNOWN.get(spec.lower(), spec)}/") from None
+                        f"{DATASETS.get(spec.lower(), spec)}/") from None
     parts = {p.lower() for p in Path(folder).resolve().parts}
-    bench = spec.lower() if spec.lower() in KNOWN else next(
-        (KNOWN[k] for k in KNOWN if k in parts), None)
+    bench = spec.lower() if spec.lower() in DATASETS else next(
+        (DATASETS[k] for k in DATASETS if k in parts), None)
     if bench:
         on_warning(f"validating on the benchmark {bench}: choosing checkpoints by its score "
                    "makes later benchmark numbers optimistic; prefer a separate validation "

@@ -23,9 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from srcli.data.patches import Prefetcher, build_patch_set, find_images, load_rgb
+from srcli.devices import resolve_device, set_threads
 from srcli.errors import ConfigError
 from srcli.imaging.color import Y_COEFFS
-from srcli.imaging.degrade import DEGRADATIONS, degrade
+from srcli.imaging.degrade import degrade
 from srcli.metrics import psnr
 from srcli.models import count_parameters, create_model
 from srcli.train import guard
@@ -38,6 +39,7 @@ from srcli.train.checkpoint import (
 )
 from srcli.train.config import TrainConfig
 from srcli.train.schedule import lr_at
+from srcli.vocabulary import AMP_MODES, DEGRADATIONS, LOSSES, X3_ONLY_DEGRADATIONS, one_of
 
 
 class Reporter(Protocol):
@@ -73,8 +75,6 @@ def setup_distributed(device_kind: str) -> Dist:
 
 def pick_device(spec: str, local_rank: int) -> torch.device:
     """`--device` as upscale reads it; under torchrun a bare CUDA choice means this rank's GPU."""
-    from srcli.inference.engine import resolve_device
-
     dev = resolve_device(spec)
     if dev.type == "cuda" and ":" not in spec:
         dev = torch.device("cuda", local_rank)
@@ -281,16 +281,17 @@ def luma_l1_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
 
 #: Pixel losses by --loss name. FSRCNN and VDSR train on luma only; l1y leans that way but
 #: keeps a colour term, since srcli upscales all three channels with one network.
-LOSSES = {"l1": F.l1_loss, "l2": F.mse_loss, "l1y": luma_l1_loss}
+LOSS_FUNCTIONS = {"l1": F.l1_loss, "l2": F.mse_loss, "l1y": luma_l1_loss}
+assert tuple(LOSS_FUNCTIONS) == LOSSES  # one function per name of the vocabulary
 
 
 def _check(cfg: TrainConfig) -> None:
     if cfg.loss not in LOSSES:
-        *rest, last = LOSSES
-        raise ConfigError(f"--loss must be {', '.join(rest)} or {last}, not {cfg.loss!r}")
+        raise ConfigError(f"--loss must be {one_of(LOSSES)}, not {cfg.loss!r}")
     if cfg.degradation not in DEGRADATIONS:
-        raise ConfigError(f"--degradation must be bi, bd, dn or real, not {cfg.degradation!r}")
-    if cfg.degradation in ("bd", "dn") and cfg.scale != 3:
+        raise ConfigError(f"--degradation must be {one_of(DEGRADATIONS)}, "
+                          f"not {cfg.degradation!r}")
+    if cfg.degradation in X3_ONLY_DEGRADATIONS and cfg.scale != 3:
         raise ConfigError("BD and DN degradations are defined for scale 3 only")
     bad = [f for f in cfg.scale_aug if not 0.0 < f < 1.0]
     if bad:
@@ -298,8 +299,7 @@ def _check(cfg: TrainConfig) -> None:
     if not cfg.data:
         raise ConfigError("no training data: pass --data DIR or set SRCLI_TRAIN_DATA")
     if cfg.amp not in AMP_MODES:
-        raise ConfigError(f"--amp must be {', '.join(AMP_MODES[:-1])} or {AMP_MODES[-1]}, "
-                          f"not {cfg.amp!r}")
+        raise ConfigError(f"--amp must be {one_of(AMP_MODES)}, not {cfg.amp!r}")
     if cfg.amp == "fp16" and cfg.device in ("cpu", "mps"):
         raise ConfigError("--amp fp16 needs a CUDA device; on a CPU use --amp bf16")
 
@@ -328,8 +328,7 @@ def train(cfg: TrainConfig, resume: str | None = None, reporter: Reporter | None
     guard.check_model(cfg)
     run_dir = Path(cfg.out)
     guard.check_run_dir(run_dir, resume=resume, overwrite=overwrite, main=main)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg.threads or None)  # 0: upscale's default, the cores this process may use
     found = load_resume(resume, cfg.out, warn) if resume else None
     resume_from = found[0] if found else None
     if found is not None:  # the checkpoint's config wins, except what must change
@@ -385,10 +384,6 @@ def _replicas_in_sync(model: nn.Module) -> bool:
     gathered: list[str | None] = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, digest.hexdigest())
     return len(set(gathered)) == 1
-
-
-#: --amp choices: none (fp32), bf16 (CUDA, and CPUs with bf16 units), fp16 (CUDA only).
-AMP_MODES = ("none", "bf16", "fp16")
 
 
 def _amp_context(cfg: TrainConfig, device: torch.device) -> tuple[Any, Any]:
@@ -454,7 +449,7 @@ def _step(cfg: TrainConfig, state: TrainState, model: nn.Module, lr_b: torch.Ten
         sr = model(lr_b)
     # The loss in fp32 whatever autocast produced: an L1 of bf16 values rounds away the small
     # residuals that late training is about.
-    loss = LOSSES[cfg.loss](sr.float(), hr_b)
+    loss = LOSS_FUNCTIONS[cfg.loss](sr.float(), hr_b)
     state.optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()

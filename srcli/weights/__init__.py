@@ -5,7 +5,8 @@ Callers above this package use:
 - `resolve_weights(model, scale, weights=None)` -> ResolvedWeights (path, source, entry, ...)
 - `read_state_dict(path)` -> dict of tensors (safetensors, or tensor-only pickles)
 - `load_manifest()` -> Manifest (`find(model, scale)`, `for_model(model)`, `entries`)
-- `download_dataset(name, dest)` -> folder of a benchmark set's HR images
+- `fetch(HubFile(...))` -> a verified file in the Hugging Face cache (srcli.data.download
+  uses it for the benchmark sets)
 """
 
 from __future__ import annotations
@@ -15,16 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from srcli.weights.checkpoint import read_safetensors_metadata, read_sidecar, read_state_dict
-    from srcli.weights.hub import (
-        DATASETS,
-        HubFile,
-        NotCachedError,
-        download_dataset,
-        fetch,
-        hub_cache_dir,
-        is_offline,
-        safe_extract,
-    )
+    from srcli.weights.hub import HubFile, NotCachedError, fetch, hub_cache_dir, is_offline
     from srcli.weights.manifest import (
         Manifest,
         WeightsEntry,
@@ -45,8 +37,7 @@ if TYPE_CHECKING:
 # `srcli models list/info` reads them without paying ~1 s for torch (checkpoint.py needs it).
 _WHERE = {
     "checkpoint": ("read_safetensors_metadata", "read_sidecar", "read_state_dict"),
-    "hub": ("DATASETS", "HubFile", "NotCachedError", "download_dataset", "fetch",
-            "hub_cache_dir", "is_offline", "safe_extract"),
+    "hub": ("HubFile", "NotCachedError", "fetch", "hub_cache_dir", "is_offline"),
     "manifest": ("Manifest", "WeightsEntry", "bundled_entry_from_sidecar", "check_manifest",
                  "load_manifest"),
     "resolve": ("ResolvedWeights", "VerifyResult", "entry_status", "parse_hf_uri",
@@ -65,10 +56,9 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "DATASETS", "HubFile", "Manifest", "NotCachedError", "ResolvedWeights", "VerifyResult",
-    "WeightsEntry", "bundled_entry_from_sidecar", "check_manifest", "download_dataset",
-    "entry_status",
+    "HubFile", "Manifest", "NotCachedError", "ResolvedWeights", "VerifyResult",
+    "WeightsEntry", "bundled_entry_from_sidecar", "check_manifest", "entry_status",
     "fetch", "hub_cache_dir", "is_offline", "load_manifest", "parse_hf_uri",
     "read_safetensors_metadata", "read_sidecar", "read_state_dict", "resolve_weights",
-    "safe_extract", "verify_entry",
+    "verify_entry",
 ]

@@ -19,13 +19,14 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from srcli.errors import WeightsError
-from srcli.imaging.kinds import DEGRADATIONS  # the degradations bench and train know
+from srcli.vocabulary import DEGRADATIONS
 
 __all__ = ["BUNDLED_DIR", "PACKAGE_MANIFEST", "HubSource", "Manifest", "Quality",
            "WeightsEntry", "add_entries", "bundled_entry_from_sidecar", "check_manifest",
@@ -261,10 +262,10 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _entry_problems(e: WeightsEntry, known: set[str]) -> list[str]:
+def _entry_problems(e: WeightsEntry, known: Collection[str] | None) -> list[str]:
     tag = e.tag
     problems = []
-    if e.architecture not in known:
+    if known is not None and e.architecture not in known:
         problems.append(f"{tag}: unknown architecture {e.architecture!r}")
     if e.format not in FORMATS:
         problems.append(f"{tag}: format {e.format!r} not in {FORMATS}")
@@ -294,13 +295,12 @@ def _bundled_problems(e: WeightsEntry, tag: str) -> list[str]:
     return problems
 
 
-def check_manifest(manifest: Manifest, known_architectures: set[str] | None = None) -> list[str]:
+def check_manifest(manifest: Manifest, known_architectures: Collection[str] | None = None
+                   ) -> list[str]:
     """Every problem found (empty list = valid): unique (model, scale, degradation), known
-    architectures and formats, and every bundled file present with its size and sha256."""
-    if known_architectures is None:
-        from srcli.models.registry import list_models  # models sit above weights; lazy
-
-        known_architectures = set(list_models())
+    formats and degradations, every bundled file present with its size and sha256, and, when
+    the caller passes `known_architectures` (srcli.models.list_models(): models sit above
+    weights, so weights cannot ask), every entry's architecture among them."""
     problems = []
     seen: set[tuple[str, int, str]] = set()
     for e in manifest.entries:
