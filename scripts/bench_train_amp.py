@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from srcli.models import create_model
-from srcli.train.loop import LOSS_FUNCTIONS
+from srcli.train.losses import LOSS_FUNCTIONS
 
 RECIPE = {"n_feats": 48, "n_blocks": 12, "distance": 3, "reduction": 8,
           "image_skip": "bicubic"}

@@ -51,7 +51,15 @@ def set_threads(threads: int | None) -> int:
     if threads is not None and threads < 1:
         raise ConfigError("--threads must be at least 1")
     if threads is None:
-        allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        threads = min(torch.get_num_threads(), allowed or torch.get_num_threads())
+        threads = default_threads()
     torch.set_num_threads(threads)
     return threads
+
+
+def default_threads() -> int:
+    """What `set_threads(None)` picks: torch's physical-core count, capped by the CPUs this
+    process may run on."""
+    import torch
+
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return min(torch.get_num_threads(), allowed or torch.get_num_threads())

@@ -23,7 +23,7 @@ from srcli.imaging.degrade import degrade
 from srcli.imaging.resize import imresize
 from srcli.models import create_model
 from srcli.train.config import TrainConfig
-from srcli.train.loop import luma_l1_loss
+from srcli.train.losses import luma_l1_loss
 from srcli.train.schedule import lr_at
 
 TINY = ["--set", "n_feats=8", "--set", "n_blocks=2", "--set", "distance=1",
@@ -170,7 +170,7 @@ def test_ema_of_an_init_from_run_starts_from_the_loaded_weights(tmp_path: Path) 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_init_grow_widens_dan_without_changing_its_output(scale: int, tmp_path: Path) -> None:
-    from srcli.train.loop import init_from
+    from srcli.train.surgery import init_from
 
     narrow_cfg = dict(n_feats=8, n_blocks=3, distance=1, reduction=4, image_skip="bicubic")
     torch.manual_seed(0)
@@ -189,7 +189,7 @@ def test_init_grow_widens_dan_without_changing_its_output(scale: int, tmp_path: 
 
 
 def test_init_grow_deepens_dan_with_identity_blocks(tmp_path: Path) -> None:
-    from srcli.train.loop import init_from
+    from srcli.train.surgery import init_from
 
     shallow_cfg = dict(n_feats=8, n_blocks=3, distance=2, reduction=4, image_skip="bicubic")
     torch.manual_seed(0)
@@ -305,7 +305,7 @@ def test_torchrun_two_cpu_processes_keep_identical_replicas(small_data: Path,
 def test_init_from_copies_matching_tensors_and_reports_the_rest(tmp_path: Path) -> None:
     from safetensors.torch import save_file
 
-    from srcli.train.loop import init_from
+    from srcli.train.surgery import init_from
 
     cfg = {"n_feats": 8, "n_blocks": 2, "distance": 1, "reduction": 4}
     src = create_model("dan", 2, **cfg)

@@ -17,7 +17,8 @@ from srcli.models import create_model
 from srcli.models.layers.blocks import Upsampler
 from srcli.train.checkpoint import load_checkpoint
 from srcli.train.config import TrainConfig
-from srcli.train.loop import LOSS_FUNCTIONS, _amp_context
+from srcli.train.loop import _amp_context
+from srcli.train.losses import LOSS_FUNCTIONS
 
 RECIPE = {"n_feats": 16, "n_blocks": 2, "distance": 1, "reduction": 4,
           "image_skip": "bicubic"}

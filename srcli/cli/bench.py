@@ -22,6 +22,7 @@ from srcli.cli.options import (
     Threads,
     degradation_option,
     model_option,
+    one_device,
     scale_option,
 )
 from srcli.errors import ConfigError, WeightsError
@@ -171,6 +172,7 @@ def bench(
         "run sees the same inputs).")] = 0,
 ) -> None:
     """Benchmark models on standard test sets (PSNR/SSIM as published in SR papers)."""
+    device = one_device(device, "bench")
     keep_freed_memory()
     from srcli.bench import BenchOptions, evaluate
     from srcli.inference import shard as sharding

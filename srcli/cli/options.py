@@ -17,7 +17,7 @@ import typer
 from srcli.vocabulary import (
     AMP_MODES,
     DEGRADATIONS,
-    DEVICE_PATTERN,
+    DEVICE_LIST_PATTERN,
     DEVICES_TEXT,
     ENSEMBLE_SUFFIX,
     LOSSES,
@@ -25,6 +25,7 @@ from srcli.vocabulary import (
     OUTPUT_FORMATS,
     PRECISIONS,
     UPSCALE_DEGRADATIONS,
+    split_devices,
 )
 
 
@@ -47,9 +48,20 @@ LrSchedule = _choices("LrSchedule", LR_SCHEDULES)
 
 
 def check_device(value: str) -> str:
-    value = value.strip().lower()
-    if not DEVICE_PATTERN.match(value):
-        raise typer.BadParameter(f"expected {DEVICES_TEXT}")
+    """One device, or a comma list of them (`upscale` runs a worker per device; bench and
+    train take one, see one_device)."""
+    value = ",".join(split_devices(value))
+    if not DEVICE_LIST_PATTERN.match(value):
+        raise typer.BadParameter(f"expected {DEVICES_TEXT}, or a comma list of them")
+    return value
+
+
+def one_device(value: str, command: str) -> str:
+    """`--device` of a command that runs on one device: a list is a usage error (exit 2)."""
+    if "," in value:
+        raise typer.BadParameter(f"srcli {command} runs on one device, not {value}; several "
+                                 "devices: srcli upscale, or torchrun (docs/scale.md)",
+                                 param_hint="'-g' / '--device'")
     return value
 
 
@@ -83,9 +95,9 @@ DEGRADATION_HELP = ("bi = bicubic downscale; bd = 7x7 Gaussian blur (sigma 1.6),
 TILE_HELP = "Tile size in input pixels; 0 = whole image; auto = largest that fits memory."
 
 
-def device_option() -> Any:
+def device_option(more: str = "") -> Any:
     return typer.Option("--device", "-g", callback=check_device, metavar="DEVICE",
-                        help=DEVICE_HELP)
+                        help=f"{DEVICE_HELP} {more}".strip())
 
 
 def threads_option() -> Any:

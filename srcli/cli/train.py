@@ -21,6 +21,7 @@ from srcli.cli.options import (
     Threads,
     degradation_option,
     model_option,
+    one_device,
     scale_option,
 )
 from srcli.errors import ConfigError
@@ -176,6 +177,7 @@ def train_cmd(
     """Train a model with the papers' recipe (L1, Adam, random patches, 8 augmentations)."""
     if ctx.invoked_subcommand is not None:
         return
+    device = one_device(device, "train")
     from srcli.train.config import TrainConfig
     from srcli.train.loop import train
 

@@ -12,7 +12,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,13 +22,13 @@ from rich.markup import escape
 
 from srcli.cli.console import count_progress, err, out, state
 from srcli.cli.options import (
-    Device,
     OutputFormat,
     Precision,
     Threads,
     Tile,
     UpscaleDegradation,
     degradation_option,
+    device_option,
     model_option,
     scale_option,
 )
@@ -36,12 +36,14 @@ from srcli.errors import ConfigError, SrcliError
 from srcli.imaging.limits import DEFAULT_MAX_PIXELS
 from srcli.inference.defaults import DEFAULT_OVERLAP
 from srcli.inference.shard import Shard, local_device, local_threads
+from srcli.inference.workers import Jobs as WorkerJobs
 from srcli.runtime import keep_freed_memory
-from srcli.vocabulary import default_scale, split_ensemble
+from srcli.vocabulary import default_scale, split_devices, split_ensemble
 
 if TYPE_CHECKING:  # the heavy modules (torch, OpenCV) load only when a command runs
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
+    from srcli.imaging.io import ImageData
     from srcli.inference.batch import Job
     from srcli.inference.claim import Claim
     from srcli.inference.engine import Upscaler
@@ -91,47 +93,111 @@ def _debug() -> bool:
     return state["debug"]
 
 
-def _run_job(job: Job, upscaler: Upscaler, *, overwrite: bool | None, single: bool,
-             quality: int, max_pixels: int, outscale: float | None,
-             on_pass: Callable[[int, int], None]) -> FileResult:
-    from srcli.imaging.io import format_for_path, read_image, stored_bits, write_image
-    from srcli.inference.pipeline import upscale_image
+@dataclass
+class _Work:
+    """One file on its way through the stages (srcli.inference.workers): what it holds."""
 
-    res = FileResult(str(job.input), str(job.output) if job.output else None)
+    job: Job
+    res: FileResult
+    pending: bool = False  # claimed and not yet finished (ok, skipped or failed)
+    claim: Claim | None = None
+    image: ImageData | None = None
+    bits: int | None = None
+    result: ImageData | None = None
+
+    def finish(self, error: str | None = None) -> None:
+        """Done: release the claim and the pixels; `error` marks it failed."""
+        if error is not None:
+            self.res.error = error
+        if self.claim is not None:
+            self.claim.release()
+            self.claim = None
+        self.pending, self.image, self.result = False, None, None
+        self.res.seconds = round(self.res.seconds, 3)
+
+
+@contextlib.contextmanager
+def _stage(work: _Work) -> Iterator[None]:
+    """Time a stage and turn its failure into the file's error (the batch goes on)."""
+    start = time.perf_counter()
+    try:
+        yield
+    except (SrcliError, OSError) as exc:
+        work.finish(str(exc))
+    except Exception as exc:
+        if _debug():
+            raise
+        work.finish(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
+    finally:
+        work.res.seconds += time.perf_counter() - start
+
+
+def _load(work: _Work, *, overwrite: bool | None, single: bool, max_pixels: int) -> None:
+    """Skip, refuse or claim the file, then decode it."""
+    from srcli.imaging.io import format_for_path, read_image, stored_bits
+
+    job, res = work.job, work.res
     if job.error or job.output is None:
         res.error = job.error
-        return res
+        return
     if job.output.exists() and not overwrite:
         if overwrite is None and single:
             res.error = f"{job.output} exists (use --overwrite or --skip-existing)"
         else:
             res.status = "skipped"
-        return res
-    claim = _claim(job, res, overwrite)
-    if claim is None:
-        return res
-    start = time.perf_counter()
-    try:
-        image = read_image(job.input, max_pixels=max_pixels)
-        res.size_in = list(image.size)
+        return
+    work.claim = _claim(job, res, overwrite)
+    if work.claim is None:
+        return
+    work.pending = True
+    with _stage(work):
+        work.image = read_image(job.input, max_pixels=max_pixels)
+        res.size_in = list(work.image.size)
+        res.notes = list(work.image.notes)
         fmt = format_for_path(job.output)  # quantize band by band to what gets stored
-        bits = stored_bits(image, fmt) if fmt else None
-        result = upscale_image(image, upscaler, outscale=outscale, progress=on_pass, bits=bits)
-        job.output.parent.mkdir(parents=True, exist_ok=True)
-        res.notes = [*image.notes, *write_image(job.output, result, quality=quality,
-                                                overwrite=True)]
-        res.size_out = list(result.size)
-        res.status = "ok"
-    except (SrcliError, OSError) as exc:
-        res.error = str(exc)
-    except Exception as exc:
-        if _debug():
-            raise
-        res.error = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
+        work.bits = stored_bits(work.image, fmt) if fmt else None
+
+
+def _compute(work: _Work, upscaler: Upscaler, *, outscale: float | None,
+             on_pass: Callable[[int, int], None]) -> None:
+    from srcli.inference.pipeline import upscale_image
+
+    assert work.image is not None
+    with _stage(work):
+        image, work.image = work.image, None  # the decoded input is not needed any more
+        work.result = upscale_image(image, upscaler, outscale=outscale, progress=on_pass,
+                                    bits=work.bits)
+
+
+def _save(work: _Work, *, quality: int) -> None:
+    from srcli.imaging.io import write_image
+
+    assert work.job.output is not None and work.result is not None
+    with _stage(work):
+        work.job.output.parent.mkdir(parents=True, exist_ok=True)
+        notes = write_image(work.job.output, work.result, quality=quality, overwrite=True)
+        work.res.notes = [*work.res.notes, *notes]
+        work.res.size_out = list(work.result.size)
+        work.res.status = "ok"
+        work.finish()
+
+
+def _run_job(job: Job, upscaler: Upscaler | None, *, overwrite: bool | None, single: bool,
+             quality: int, max_pixels: int, outscale: float | None,
+             on_pass: Callable[[int, int], None]) -> FileResult:
+    """One file, start to end, in this thread (upscaler None: only skips and refusals)."""
+    work = _Work(job, FileResult(str(job.input), str(job.output) if job.output else None))
+    try:
+        _load(work, overwrite=overwrite, single=single, max_pixels=max_pixels)
+        if work.pending and upscaler is None:  # appeared to need nothing, then did
+            work.finish("output vanished while the batch started; run again")
+        if work.pending:
+            _compute(work, upscaler, outscale=outscale, on_pass=on_pass)  # type: ignore[arg-type]
+        if work.pending:
+            _save(work, quality=quality)
     finally:
-        claim.release()
-    res.seconds = round(time.perf_counter() - start, 3)
-    return res
+        work.finish()
+    return work.res
 
 
 def _claim(job: Job, res: FileResult, overwrite: bool | None) -> Claim | None:
@@ -176,31 +242,65 @@ def _progress(quiet: bool) -> Progress | None:
     return count_progress()
 
 
-def _run_batch(jobs: list[Job], upscaler: Upscaler, *, quiet: bool,
-               **job_options: object) -> list[FileResult]:
-    results: list[FileResult] = []
+@dataclass
+class _Worker:
+    """A model worker: its engine (one device) and its line of the progress display."""
+
+    upscaler: Upscaler
+    tiles: TaskID | None = None
+    label: str = ""
+
+
+def _run_batch(jobs: list[Job], upscalers: list[Upscaler], pipeline: WorkerJobs, *,
+               quiet: bool, overwrite: bool | None, single: bool, quality: int,
+               max_pixels: int, outscale: float | None) -> list[FileResult]:
+    """Every job through decode -> model -> encode, overlapped as `pipeline` says (see
+    srcli.inference.workers); one line per file as it finishes, results in input order."""
+    from srcli.devices import set_threads
+    from srcli.inference.workers import Cancelled, Stages, run
+
+    works = [_Work(j, FileResult(str(j.input), str(j.output) if j.output else None))
+             for j in jobs]
     progress = _progress(quiet)
-    if progress is None:
-        for job in jobs:
-            results.append(res := _run_job(job, upscaler, on_pass=lambda d, t: None,
-                                           **job_options))  # type: ignore[arg-type]
-            if res.status == "failed" or not quiet:
-                err.print(_describe(res), soft_wrap=True, highlight=False)
-        return results
-    with progress:
-        files = progress.add_task("files", total=len(jobs))
-        tiles = progress.add_task("tiles", total=None)
+    several = len(upscalers) > 1
+    workers = [_Worker(up, label=f" (worker {i + 1}, {up.device})" if several else "")
+               for i, up in enumerate(upscalers)]
+    with progress if progress is not None else contextlib.nullcontext():
+        files = progress.add_task("files", total=len(jobs)) if progress is not None else None
+        for w in workers:
+            w.tiles = progress.add_task("tiles", total=None) if progress is not None else None
 
-        def on_pass(done: int, total: int) -> None:
-            progress.update(tiles, completed=done, total=total)
+        def compute(worker: _Worker, work: _Work, stopping: Callable[[], bool]) -> None:
+            def on_pass(done: int, total: int) -> None:
+                if stopping():  # Ctrl-C or a fatal error elsewhere: drop this file now
+                    raise Cancelled
+                if progress is not None and worker.tiles is not None:
+                    progress.update(worker.tiles, completed=done, total=total)
 
-        for job in jobs:
-            progress.reset(tiles, total=None, description=f"tiles of {job.input.name}")
-            res = _run_job(job, upscaler, on_pass=on_pass, **job_options)  # type: ignore[arg-type]
-            results.append(res)
-            progress.console.print(_describe(res), soft_wrap=True, highlight=False)
-            progress.advance(files)
-    return results
+            if progress is not None and worker.tiles is not None:
+                progress.reset(worker.tiles, total=None,
+                               description=f"tiles of {work.job.input.name}{worker.label}")
+            _compute(work, worker.upscaler, outscale=outscale, on_pass=on_pass)
+
+        def done(work: _Work) -> None:
+            work.finish()
+            if progress is not None and files is not None:
+                progress.console.print(_describe(work.res), soft_wrap=True, highlight=False)
+                progress.advance(files)
+            elif work.res.status == "failed" or not quiet:
+                err.print(_describe(work.res), soft_wrap=True, highlight=False)
+
+        stages: Stages[_Work, _Worker] = Stages(
+            load=lambda w: _load(w, overwrite=overwrite, single=single, max_pixels=max_pixels),
+            compute=compute, save=lambda w: _save(w, quality=quality),
+            pending=lambda w: w.pending, done=done,
+            enter=lambda w: set_threads(w.upscaler.threads))
+        try:
+            run(works, workers, stages, pipeline)
+        finally:  # Ctrl-C or --debug: files left unfinished give their claims back
+            for w in works:
+                w.finish()
+    return [w.res for w in works]
 
 
 # ------------------------------------------------------------------------ the command
@@ -289,20 +389,33 @@ def _refuse_oversized(jobs: list[Job], scale: int, *, tile: str, overlap: int,
                             overlap=overlap, available=available)
 
 
-def _load_upscaler(model: str, scale: int, weights: str | None, degradation: str, *,
-                   quiet: bool, options: dict[str, object]) -> Upscaler:
+def _load_upscalers(model: str, scale: int, weights: str | None, degradation: str, *,
+                    quiet: bool, devices: list[str], per_device: int,
+                    options: dict[str, object]) -> list[Upscaler]:
+    """One engine per model worker: `per_device` on each of `devices`, all from one load of
+    the weights; CPU workers share the thread budget (srcli.inference.workers)."""
     deg = "" if degradation == "bi" else f" {degradation}"
     with _loading(quiet, f"loading {model} x{scale}{deg}"):
+        import copy
+
+        from srcli.devices import default_threads, resolve_device
         from srcli.inference.engine import EngineOptions, Upscaler
+        from srcli.inference.workers import worker_threads
         from srcli.models.pretrained import load_model
 
         try:
             net = load_model(model, scale, weights, degradation=degradation)
         except ConfigError as exc:  # --weights for a parameter-free model: a usage error
             raise typer.BadParameter(str(exc), param_hint="'--weights'") from None
-        try:
-            return Upscaler(net, EngineOptions(**options))  # type: ignore[arg-type]
-        except ConfigError as exc:  # --tile 8, --device cuda without CUDA, ...: usage errors
+        specs = [d for d in devices for _ in range(per_device)]
+        try:  # --tile 8, --device cuda without CUDA, ...: usage errors
+            cpu = [resolve_device(d).type == "cpu" for d in specs]
+            threads = worker_threads(options["threads"], cpu,  # type: ignore[arg-type]
+                                     default_threads())
+            nets = [net, *(copy.deepcopy(net) for _ in specs[1:])]  # the engine moves its own
+            return [Upscaler(n, EngineOptions(**{**options, "device": d, "threads": t}))
+                    for n, d, t in zip(nets, specs, threads, strict=True)]  # type: ignore[arg-type]
+        except ConfigError as exc:
             raise typer.BadParameter(str(exc)) from None
 
 
@@ -379,11 +492,32 @@ def _headline(n_files: int, model: str, scale: int, degradation: str, ensemble: 
             f"{' +ensemble' if ensemble and not split_ensemble(model)[1] else ''}")
 
 
-def _settings_line(s: dict[str, object], *, auto_tile: bool) -> str:
+def _settings_line(s: dict[str, object], *, auto_tile: bool, workers: int = 1) -> str:
     """What the engine chose, and why the precision: `cpu bf16 (auto: CPU has amx_bf16)`."""
     return (f"  {s['device']} {s['precision']} ({s['precision_reason']}), "
             f"tile {s['tile'] or 'whole image'}{' (auto)' if auto_tile else ''}, "
-            f"{s['threads']} thread(s)")
+            f"{s['threads']} thread(s){f' in {workers} model workers' if workers > 1 else ''}")
+
+
+def _settings(upscalers: list[Upscaler], **run: object) -> dict[str, object]:
+    """The `--json` settings: those of the one engine, or for several model workers their
+    devices as a comma list and the threads of their CPU workers added up."""
+    first = upscalers[0]
+    cpu_threads = sum(u.threads for u in upscalers if u.device.type == "cpu")
+    return {
+        **run, "ensemble": first.ensemble,
+        "device": ",".join(str(u.device) for u in upscalers), "precision": first.precision,
+        "precision_reason": first.precision_reason,
+        "tile": first.tile, "tile_overlap": first.overlap,
+        "threads": cpu_threads if len(upscalers) > 1 and cpu_threads else first.threads,
+    }
+
+
+def _check_jobs(value: str) -> str:
+    try:
+        return str(WorkerJobs.parse(value))
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _loading(quiet: bool, what: str) -> contextlib.AbstractContextManager[object]:
@@ -434,13 +568,19 @@ def upscale(
     ensemble: Annotated[bool, typer.Option(
         "--ensemble", help="x8 self-ensemble: average over 4 rotations x flip (8x slower).")
     ] = False,
-    device: Device = "auto",
+    device: Annotated[str, device_option(
+        "A comma list (cuda:0,cuda:1 or cpu,cpu) runs one model worker per device, fed from "
+        "one queue; CPU workers share --threads.")] = "auto",
     precision: Annotated[Precision, typer.Option(
         "--precision", case_sensitive=False,
         help="auto = fp16 on CUDA; bf16 on a CPU with bf16 units (AMX, AVX-512 BF16) unless "
         "the weights lose > 0.02 dB in it; else fp32. The headline says which and why.")
     ] = Precision.auto,
     threads: Threads = None,
+    jobs_arg: Annotated[str, typer.Option(
+        "--jobs", "-j", metavar="LOAD:PROC:SAVE", callback=_check_jobs,
+        help="Threads that decode, model workers per device, threads that encode; all run "
+        "at once, so I/O overlaps the model. 0:1:0 = one file at a time.")] = "1:1:1",
     max_pixels: Annotated[int | None, typer.Option(
         "--max-pixels", min=0, show_default=False,
         help=f"Refuse larger inputs (decompression bombs); default {DEFAULT_MAX_PIXELS:,}, "
@@ -463,6 +603,7 @@ def upscale(
     if outscale is not None and not 0 < outscale <= 64:
         raise typer.BadParameter("must be in (0, 64]", param_hint="'--outscale'")
     label = f"{outscale:g}" if outscale else str(scale)
+    pipeline = WorkerJobs.parse(jobs_arg)
     jobs, single = _plan(inputs, output, fmt.value, label, recursive=recursive)
     shard = _shard()  # one of several processes (torchrun, srun): a share of the files
     n_files = len(jobs)
@@ -486,27 +627,25 @@ def upscale(
     elapsed = 0.0
     settings: dict[str, object] = {"model": model, "scale": scale}  # a rank with no files
     for deg, group in groups.items():  # one family of weights (one model load) per group
-        upscaler = _load_upscaler(model, scale, weights, deg, quiet=quiet, options=dict(
-            device=local_device(device, shard), precision=precision.value, tile=tile,
-            tile_overlap=tile_overlap, ensemble=ens, threads=local_threads(threads, shard)))
-        settings = {
-            "model": model, "scale": scale, "degradation": degradation.value,
-            "ensemble": upscaler.ensemble,
-            "device": str(upscaler.device), "precision": upscaler.precision,
-            "precision_reason": upscaler.precision_reason,
-            "tile": upscaler.tile, "tile_overlap": upscaler.overlap,
-            "threads": upscaler.threads,
-        }
+        upscalers = _load_upscalers(
+            model, scale, weights, deg, quiet=quiet,
+            devices=[local_device(d, shard) for d in split_devices(device)],
+            per_device=pipeline.proc, options=dict(
+                precision=precision.value, tile=tile, tile_overlap=tile_overlap, ensemble=ens,
+                threads=local_threads(threads, shard)))
+        settings = _settings(upscalers, model=model, scale=scale,
+                             degradation=degradation.value)
         if head is not None:  # a log: after the load, so a bad --model stays a one-line error
             err.print(head, highlight=False, soft_wrap=True)
             head = None
         if not quiet:
-            err.print(_settings_line(settings, auto_tile=tile == "auto"),
-                      highlight=False, soft_wrap=True)
+            err.print(_settings_line(settings, auto_tile=tile == "auto",
+                                     workers=len(upscalers)), highlight=False, soft_wrap=True)
         start = time.perf_counter()
-        results += _run_batch(group, upscaler, quiet=quiet, overwrite=overwrite, single=single,
-                              quality=quality, outscale=outscale, max_pixels=DEFAULT_MAX_PIXELS
-                              if max_pixels is None else max_pixels)
+        results += _run_batch(group, upscalers, pipeline, quiet=quiet, overwrite=overwrite,
+                              single=single, quality=quality, outscale=outscale,
+                              max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None
+                              else max_pixels)
         elapsed += time.perf_counter() - start
     order = {str(j.input): i for i, j in enumerate(jobs)}
     results.sort(key=lambda r: order.get(r.input, 0))

@@ -17,12 +17,18 @@ Torch-free and fast (a few ms on a photo): they run on every input before a mode
   against the IJG standard tables scaled by quality 1-100 (libjpeg's `jpeg_quality_scaling`).
   libjpeg/Pillow/most web encoders match one quality exactly; other encoders (cameras,
   Photoshop) get the nearest quality in the least-squares sense of log step sizes.
-- Blockiness: the 8×8 grid a JPEG leaves, for images re-saved losslessly (PNG) after a JPEG.
-  Mean absolute luma step across the block boundaries over the median step at the other 7
-  phases, the weaker of the two directions (a real grid shows in both). Only the grid of an
-  uncropped re-save (boundaries after pixel 7, 15, ...) is looked for: scoring the
-  strongest phase instead also fires on clean downscales of JPEG photos (BSD100), whose
-  8-px grid becomes a 4-px one at ×2.
+- Colour noise σ: the same estimator on two orthonormal opponent channels, (R-G)/√2 and
+  (R+G-2B)/√6. Photographic texture is nearly the same in R, G and B, so it almost cancels
+  there, while independent per-channel noise of std σ keeps std σ in each: fine grey texture
+  (fur, stone, film grain) that reads σ 5-8 on the colour channels reads under 3 here, and
+  σ 5 colour noise still reads about 5. Grey (luma-only) noise does not show here at all.
+- JPEG grid (for pixels decoded from a JPEG and re-saved losslessly, e.g. as PNG): a JPEG
+  stores each 8×8 block's DCT coefficients as multiples of its quantisation table, so the
+  aligned 8×8 DCT of the decoded luma sits on that lattice up to the decoder's rounding
+  (about ±0.35). For every libjpeg quality the score is the mean of cos(2π·c/step) over the
+  AC coefficients with |c| > step/2 (those a JPEG kept as non-zero): near 1 on the lattice,
+  near 0 (or below) off it. The best quality and its score are reported. Only the grid of an
+  uncropped re-save (blocks starting at pixel 0) is looked for, and only libjpeg's tables.
 """
 
 from __future__ import annotations
@@ -52,13 +58,26 @@ NOISE_BLOCK = 8
 NOISE_FLAT_FRACTION = 0.10
 NOISE_MIN_BLOCKS = 64  # fewer (an image under ~70×70 px): too little flat area to trust
 MAX_MEASURE_SIDE = 1024  # larger images are measured on their central crop (enough blocks)
-Y_WEIGHTS = np.array([65.481, 128.553, 24.966], np.float32) / 255.0  # BT.601, as the metrics
+# Orthonormal opponent axes: grey (R=G=B) maps to 0, i.i.d. channel noise keeps its std.
+OPPONENT = np.array([[1, -1, 0], [1, 1, -2]], np.float32).T / np.array(
+    [math.sqrt(2), math.sqrt(6)], np.float32)
+JFIF_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # the Y a JPEG encoder quantises
+_K = np.arange(8)
+DCT8 = (np.sqrt(2 / 8) * np.cos((2 * _K[None, :] + 1) * _K[:, None] * np.pi / 16)).astype(
+    np.float32)
+DCT8[0] /= np.sqrt(2)  # orthonormal DCT-II: JPEG's FDCT, so quantised values are k·step
+GRID_MAX_BLOCKS = 2048  # ~130k AC coefficients: plenty, and bounded time on big images
+GRID_MIN_COEFS = 8  # fewer distinct non-zero coefficients at a quality: no verdict for it
+GRID_QUALITIES = tuple(range(5, 100))  # 100 is all steps 1: no lattice to see
 
 
 def ijg_table(base: np.ndarray, quality: int) -> np.ndarray:
     """libjpeg's table for `quality` (1-100), baseline-limited to 1..255."""
     scale = 5000 // quality if quality < 50 else 200 - 2 * quality  # integer, as libjpeg
     return np.clip(np.floor((base * scale + 50) / 100), 1, 255)
+
+
+GRID_STEPS = tuple(ijg_table(IJG_LUMA, q)[1:].astype(np.float32) for q in GRID_QUALITIES)
 
 
 @dataclass(frozen=True)
@@ -116,28 +135,43 @@ def _centre(x: np.ndarray) -> np.ndarray:
 
 
 def _blocks(a: np.ndarray, b: int) -> np.ndarray:
+    """Means of the b×b blocks (row-major, the ragged edge dropped)."""
     h, w = a.shape[0] - a.shape[0] % b, a.shape[1] - a.shape[1] % b
-    return a[:h, :w].reshape(h // b, b, w // b, b).mean(axis=(1, 3)).ravel()
+    if h == 0 or w == 0:
+        return np.zeros(0, np.float32)
+    # INTER_AREA at an integer factor is the block mean, several times faster than numpy
+    return cv2.resize(a[:h, :w], (w // b, h // b), interpolation=cv2.INTER_AREA).ravel()
 
 
-def _channel_sigma(x: np.ndarray, top: float) -> float | None:
+def _usable_blocks(clipped: np.ndarray) -> np.ndarray:
+    """Per 8×8 block of the filter responses (image less a 2-px border): True where no
+    pixel within the 5×5 mask's reach is clipped (clipping hides noise)."""
     r = NOISE_MASK.shape[0] // 2
-    resp = np.abs(cv2.filter2D(x, -1, NOISE_MASK))[r:-r, r:-r]
-    smooth = cv2.GaussianBlur(x, (0, 0), 1.0)
-    grad = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
-    clipped = cv2.dilate(((x <= 0) | (x >= top)).astype(np.uint8), np.ones((5, 5), np.uint8))
-    sig = _blocks(resp, NOISE_BLOCK) * math.sqrt(math.pi / 2) / 70.0
+    near = cv2.dilate(clipped.astype(np.uint8), np.ones((5, 5), np.uint8))[r:-r, r:-r]
+    return _blocks(near.astype(np.float32), NOISE_BLOCK) == 0
+
+
+def _flat_sigma(x: np.ndarray, usable: np.ndarray) -> float | None:
+    """Immerkær σ of one channel over its flattest NOISE_FLAT_FRACTION of 8×8 blocks
+    among the `usable` ones (see _usable_blocks)."""
+    r = NOISE_MASK.shape[0] // 2
+    resp = np.abs(cv2.sepFilter2D(x, -1, _D5, _D5)[r:-r, r:-r])  # NOISE_MASK, separably
+    sig = _blocks(resp, NOISE_BLOCK) * np.float32(math.sqrt(math.pi / 2) / 70.0)
     if sig.size < NOISE_MIN_BLOCKS:
         return None
+    smooth = cv2.GaussianBlur(x, (0, 0), 1.0)
+    grad = cv2.magnitude(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
     g = _blocks(grad[r:-r, r:-r], NOISE_BLOCK)
-    ok = _blocks(clipped[r:-r, r:-r].astype(np.float32), NOISE_BLOCK) == 0
+    ok = usable.copy()
     if ok.sum() < 4:  # nearly all clipped: use every block rather than none
         ok[:] = True
     sig, g = sig[ok], g[ok]
-    if sig.size == 0:
-        return None
     k = max(1, round(sig.size * NOISE_FLAT_FRACTION))
     return float(np.median(sig[np.argsort(g, kind="stable")[:k]]))
+
+
+def _clipped(x: np.ndarray, top: float) -> np.ndarray:
+    return (x <= 0) | (x >= top)
 
 
 def noise_sigma(pixels: np.ndarray) -> float:
@@ -145,30 +179,70 @@ def noise_sigma(pixels: np.ndarray) -> float:
     measure (under NOISE_MIN_BLOCKS blocks of 8×8 px: on ~32-64 px thumbnails texture
     fills every block and the estimate reads 8-23 on clean downscales)."""
     x, top = _to_255(_centre(pixels))
-    vals = [_channel_sigma(np.ascontiguousarray(x[..., c]), top)
+    vals = [_flat_sigma(np.ascontiguousarray(x[..., c]), _usable_blocks(_clipped(x[..., c], top)))
             for c in range(min(x.shape[2], 3))]
     good = [v for v in vals if v is not None]
     return float(np.median(good)) if good else 0.0
 
 
-def _luma(pixels: np.ndarray) -> np.ndarray:
-    x, _ = _to_255(_centre(pixels))
-    return x[..., 0] if x.shape[2] < 3 else x[..., :3] @ Y_WEIGHTS
+def chroma_noise_sigma(pixels: np.ndarray) -> float:
+    """Per-channel noise std seen on the opponent channels (mean of the two); 0.0 for grey
+    images and for images too small to measure. Blocks touching a clipped pixel in any
+    channel are skipped."""
+    x, top = _to_255(_centre(pixels))
+    if x.shape[2] < 3:
+        return 0.0
+    usable = _usable_blocks(_clipped(x[..., :3], top).any(axis=2))
+    opp = x[..., :3] @ OPPONENT
+    vals = [_flat_sigma(np.ascontiguousarray(opp[..., c]), usable) for c in range(2)]
+    good = [v for v in vals if v is not None]
+    return float(np.mean(good)) if len(good) == 2 else 0.0
 
 
-def blockiness(pixels: np.ndarray) -> float:
-    """8×8 grid strength: mean |luma step| across the JPEG block boundaries (between pixels
-    7 and 8 of every block, the grid of an uncropped re-save) over the median of the other
-    7 phases, the weaker of the two directions. About 1.0 (0.85-1.1) without a grid."""
-    y = _luma(pixels)
-    scores = []
-    for d in (np.abs(np.diff(y, axis=1)), np.abs(np.diff(y, axis=0)).T):
-        n = d.shape[1] - d.shape[1] % 8
-        if n < 16:
-            return 1.0
-        phase = d[:, :n].reshape(d.shape[0], n // 8, 8).mean(axis=(0, 1))
-        scores.append(float(phase[7] / max(float(np.median(phase[:7])), 1e-6)))
-    return min(scores)
+def _block_dct(pixels: np.ndarray) -> np.ndarray:
+    """AC coefficients (n×63) of the 8×8 DCT of JFIF luma - 128 on the grid from pixel 0,
+    at most GRID_MAX_BLOCKS blocks spread over the image; blocks with clipped pixels left
+    out (clipping moves coefficients off the lattice)."""
+    x, top = _to_255(_centre(pixels))
+    y = (x[..., 0] if x.shape[2] < 3 else x[..., :3] @ JFIF_LUMA) - np.float32(128.0)
+    clip = _clipped(x, top).any(axis=2)
+    h, w = y.shape[0] - y.shape[0] % 8, y.shape[1] - y.shape[1] % 8
+    blocks = y[:h, :w].reshape(h // 8, 8, w // 8, 8).swapaxes(1, 2).reshape(-1, 8, 8)
+    keep = ~clip[:h, :w].reshape(h // 8, 8, w // 8, 8).any(axis=(1, 3)).ravel()
+    blocks = blocks[keep]
+    if len(blocks) > GRID_MAX_BLOCKS:
+        blocks = blocks[np.linspace(0, len(blocks) - 1, GRID_MAX_BLOCKS).astype(np.int64)]
+    return (DCT8 @ blocks @ DCT8.T).reshape(-1, 64)[:, 1:]
+
+
+@dataclass(frozen=True)
+class GridMatch:
+    quality: int  # the libjpeg quality whose luma lattice fits best
+    score: float  # mean cos(2π·c/step) of its non-zero coefficients: ~1 on a lattice, ~0 off
+
+
+def jpeg_grid(pixels: np.ndarray) -> GridMatch | None:
+    """The JPEG quantisation lattice in decoded pixels (see the module notes); None when
+    too few coefficients to judge (tiny or flat images)."""
+    c = np.abs(_block_dct(pixels))
+    # Each distinct (position, value to 1/4) once: ramps and flat graphics repeat a few
+    # coefficient values in every block, which must not count as many lattice points.
+    key = np.unique(np.arange(63) * 4096 + np.minimum(np.rint(c * 4), 4095).astype(np.int64))
+    pos, val = key // 4096, (key % 4096).astype(np.float32) / 4
+    best: GridMatch | None = None
+    for q, steps in zip(GRID_QUALITIES, GRID_STEPS, strict=True):
+        ph = val / steps[pos]
+        big = (ph > 0.5) & (steps[pos] >= 2)  # a step of 1 leaves no lattice in 8-bit pixels
+        n = int(big.sum())
+        if n < GRID_MIN_COEFS:
+            continue
+        # Off a lattice the mean of n cosines has std ~1/sqrt(2n), and the best of ~100
+        # qualities reaches ~3 of those: subtract that, so few coefficients (thumbnails,
+        # heavy compression) must fit the lattice closely to score.
+        score = float(np.cos(np.float32(2 * np.pi) * ph[big]).mean()) - 3 / math.sqrt(2 * n)
+        if best is None or score > best.score:
+            best = GridMatch(q, score)
+    return best
 
 
 @dataclass(frozen=True)
@@ -176,17 +250,22 @@ class Measurement:
     noise_sigma: float
     jpeg_quality: int | None  # from the file's tables; None when not a JPEG
     jpeg_exact: bool  # tables are exactly libjpeg's at that quality
-    blockiness: float
+    chroma_noise: float = 0.0  # noise σ on the opponent channels (colour noise)
+    grid_quality: int | None = None  # libjpeg quality of the lattice in the pixels
+    grid_score: float = 0.0  # how well the pixels sit on it (~1 decoded JPEG, ~0 not)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["noise_sigma"] = round(self.noise_sigma, 2)
-        d["blockiness"] = round(self.blockiness, 3)
+        for k in ("noise_sigma", "chroma_noise"):
+            d[k] = round(d[k], 2)
+        d["grid_score"] = round(self.grid_score, 3)
         return d
 
 
 def measure(pixels: np.ndarray, path: str | Path | None = None) -> Measurement:
     """Every estimate for one image (`path` gives the JPEG tables when it is a JPEG)."""
     jq = file_jpeg_quality(path) if path is not None else None
-    return Measurement(noise_sigma(pixels), jq.quality if jq else None,
-                       bool(jq and jq.exact), blockiness(pixels))
+    grid = jpeg_grid(pixels)
+    return Measurement(noise_sigma(pixels), jq.quality if jq else None, bool(jq and jq.exact),
+                       chroma_noise_sigma(pixels), grid.quality if grid else None,
+                       grid.score if grid else 0.0)

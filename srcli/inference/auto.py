@@ -4,9 +4,9 @@ The rule (thresholds measured by scripts/selector_table.py, see docs/degradation
 
 1. What the input *wants*:
    - noise σ ≥ STRONG_NOISE: `dn` (trained on σ 30 noise);
-   - a JPEG file with quality ≤ MAX_JPEG_QUALITY, an 8×8 grid (blockiness ≥ BLOCKY: a PNG
-     re-saved from a JPEG), or noise σ ≥ MILD_NOISE: `real` (blur + noise + JPEG, σ ≤ 12,
-     quality 35-95);
+   - a JPEG file with quality ≤ MAX_JPEG_QUALITY, pixels on a JPEG lattice of such a
+     quality (grid score ≥ GRID: a PNG re-saved from a JPEG), noise σ ≥ MILD_NOISE or colour
+     noise σ ≥ COLOUR_NOISE: `real` (blur + noise + JPEG, σ ≤ 12, quality 35-95);
    - otherwise `bi` (a clean downscale). `bd` is never chosen: blur alone is not measured
      reliably, so BD weights stay a forced choice (`--degradation bd`).
 2. What the model has at that scale (the manifest): the wanted family when it exists, else
@@ -27,7 +27,13 @@ STRONG_NOISE = 20.0
 MILD_NOISE = 9.0
 FALLBACK_DN_NOISE = 12.0
 MAX_JPEG_QUALITY = 95
-BLOCKY = 1.12
+# Grid score on val (scripts/selector_table.py): at most 0.18 without a JPEG (σ 30 noise),
+# at least 0.58 for a q 90 re-save.
+GRID = 0.35
+# Colour noise on val: clean downscales read at most 0.65, σ 5 colour noise at least 4.48;
+# set high in that gap because colourful fur reads more than val's photos (Set14's baboon ×2
+# reads 2.69, the most of the clean benchmark inputs).
+COLOUR_NOISE = 3.5
 
 
 @dataclass(frozen=True)
@@ -41,18 +47,22 @@ def wanted_family(m: Measurement) -> str:
     if m.noise_sigma >= STRONG_NOISE:
         return "dn"
     compressed = (m.jpeg_quality is not None and m.jpeg_quality <= MAX_JPEG_QUALITY) or \
-        m.blockiness >= BLOCKY
-    return "real" if compressed or m.noise_sigma >= MILD_NOISE else "bi"
+        (m.grid_quality is not None and m.grid_quality <= MAX_JPEG_QUALITY
+         and m.grid_score >= GRID)
+    noisy = m.noise_sigma >= MILD_NOISE or m.chroma_noise >= COLOUR_NOISE
+    return "real" if compressed or noisy else "bi"
 
 
 def describe(m: Measurement) -> str:
-    """`JPEG q≈38, noise σ≈3.1` (blockiness only when it shows a grid)."""
+    """`JPEG q≈38, noise σ≈3.1` (a decoded JPEG's lattice and colour noise when found)."""
     parts = []
     if m.jpeg_quality is not None:
         parts.append(f"JPEG q{'=' if m.jpeg_exact else '≈'}{m.jpeg_quality}")
-    elif m.blockiness >= BLOCKY:
-        parts.append(f"8×8 blocks {m.blockiness:.2f}")
+    elif m.grid_quality is not None and m.grid_score >= GRID:
+        parts.append(f"decoded JPEG q≈{m.grid_quality}")
     parts.append(f"noise σ≈{m.noise_sigma:.1f}")
+    if m.chroma_noise >= COLOUR_NOISE:
+        parts.append(f"colour noise σ≈{m.chroma_noise:.1f}")
     return ", ".join(parts)
 
 

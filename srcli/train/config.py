@@ -48,7 +48,7 @@ class TrainConfig:
     amp: str = "none"  # none | bf16 | fp16 (CUDA only)
     channels_last: bool = False
     init_from: str = ""
-    init_grow: bool = False  # embed a narrower model's weights (see loop.grown)
+    init_grow: bool = False  # embed a narrower model's weights (see surgery.grown)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
