@@ -25,10 +25,12 @@ Torch-free and fast (a few ms on a photo): they run on every input before a mode
 - JPEG grid (for pixels decoded from a JPEG and re-saved losslessly, e.g. as PNG): a JPEG
   stores each 8×8 block's DCT coefficients as multiples of its quantisation table, so the
   aligned 8×8 DCT of the decoded luma sits on that lattice up to the decoder's rounding
-  (about ±0.35). For every libjpeg quality the score is the mean of cos(2π·c/step) over the
-  AC coefficients with |c| > step/2 (those a JPEG kept as non-zero): near 1 on the lattice,
-  near 0 (or below) off it. The best quality and its score are reported. Only the grid of an
-  uncropped re-save (blocks starting at pixel 0) is looked for, and only libjpeg's tables.
+  (σ ≈ 0.35). For every libjpeg quality the score is the mean of cos(2π·c/step) over the
+  distinct AC values with |c| > step/2 (those a JPEG kept as non-zero), less 3/sqrt(2n) for
+  n values (what the best of ~100 qualities reaches by chance): near 1 on the lattice, at
+  most ~0 off it. The best quality and its score are reported. Only the grid of an uncropped
+  re-save (blocks starting at pixel 0) is looked for, and only libjpeg's tables (Pillow,
+  most software); blocks with clipped pixels are left out.
 """
 
 from __future__ import annotations
