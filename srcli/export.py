@@ -71,6 +71,9 @@ def export_onnx(model: nn.Module, path: str | Path, *, opset: int = ONNX_OPSET) 
                 dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"},
                               "output": {0: "batch", 2: "out_height", 3: "out_width"}},
             )
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an export is meant to be shared
         os.replace(tmp, path)
     except Exception as exc:
         with contextlib.suppress(OSError):

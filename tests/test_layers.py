@@ -19,7 +19,11 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "srcli"
+import srcli
+
+# The package under test: the checkout's, or the installed wheel's when the suite runs from an
+# unpacked sdist whose srcli/ was removed (packagers test that way).
+SRC = Path(srcli.__file__).resolve().parent
 BASE = {"srcli", "srcli.errors", "srcli.runtime", "srcli.hardware", "srcli.vocabulary",
         "srcli.devices"}
 #: Layer of each top-level unit (package or module) of srcli: a unit may import units of a

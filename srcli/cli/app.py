@@ -91,8 +91,31 @@ def _register_commands() -> None:
 _register_commands()
 
 
+#: click's UsageError as Typer ships it (Typer vendors click in recent versions): found from
+#: the public typer.BadParameter so that no private module is imported by name.
+USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__
+                                    if c.__name__ == "UsageError")
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Usage errors (a bad flag value, a missing argument) become one line on stderr and exit 2,
+    like every other error a user can cause, instead of click's boxed multi-line message.
+    """
     if "--debug" in sys.argv[1:]:
         state["debug"] = True
-    app(prog_name="srcli")
+    try:
+        code = app(prog_name="srcli", standalone_mode=False)
+    except USAGE_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `srcli upscale` alone: show the help
+            app(prog_name="srcli")
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "srcli"
+        err.print(f"[bold red]error:[/bold red] {escape(exc.format_message())} "  # type: ignore[attr-defined]
+                  f"(see `{escape(where)} --help`)", soft_wrap=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        err.print("[red]interrupted[/red]")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

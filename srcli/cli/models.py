@@ -278,7 +278,7 @@ def verify_cmd(
 
 @models_app.command("export")
 def export_cmd(
-    name: Annotated[str, typer.Argument(help="Model name (any of `srcli.models`' registry).",
+    name: Annotated[str, typer.Argument(help="Model name (see `srcli models list`).",
                                         metavar="NAME", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE.onnx",
                                          help="The ONNX file to write.", show_default=False)],

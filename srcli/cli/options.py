@@ -88,7 +88,7 @@ def complete_model(incomplete: str) -> list[str]:
 DEVICE_HELP = f"{DEVICES_TEXT}; auto = CUDA, then MPS, then CPU."
 THREADS_HELP = "CPU threads (default: the physical cores this process may use)."
 SCALE_HELP = "Upscaling factor."
-MODEL_HELP = "Model name (see `srcli models`)."
+MODEL_HELP = "Model name (see `srcli models list`)."
 DEGRADATION_HELP = ("bi = bicubic downscale; bd = 7x7 Gaussian blur (sigma 1.6), then "
                     "downscale; dn = bicubic, then Gaussian noise (sigma 30); real = random "
                     "blur, bicubic, noise and JPEG.")

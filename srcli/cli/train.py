@@ -148,7 +148,7 @@ def train_cmd(
         "$SRCLI_VAL_DATA, else the val/ folder beside the first --data folder, else none.",
         show_default=False)] = None,
     val_every: Annotated[int, typer.Option(help="Validate every K iterations.")] = 1000,
-    val_limit: Annotated[int, typer.Option(help="Validate on the first N images.")] = 0,
+    val_limit: Annotated[int, typer.Option(help="Validate on the first N images (0 = all).")] = 0,
     ckpt_every: Annotated[int, typer.Option(help="Checkpoint every N iterations.")] = 500,
     keep: Annotated[int, typer.Option(help="Checkpoints kept.")] = 3,
     log_every: Annotated[int, typer.Option(help="Log every N iterations.")] = 50,
@@ -164,7 +164,7 @@ def train_cmd(
                                             "model of the same architecture: embed its weights "
                                             "and start extra DABs as identities (the grown DAN "
                                             "then computes the same function).")] = False,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed (patches, augmentation, init).")] = 0,
     threads: Threads = None,
     device: Device = "auto",
     amp: Annotated[AmpMode, typer.Option(
@@ -172,7 +172,8 @@ def train_cmd(
         "AMX/AVX512-BF16, where it is ~2.5x faster: recommended there) or fp16 (CUDA only). "
         "Master weights and the loss stay fp32.")] = AmpMode.none,
     channels_last: Annotated[bool, typer.Option(help="channels_last memory format.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="Only warnings and errors.")] = False,
 ) -> None:
     """Train a model with the papers' recipe (L1, Adam, random patches, 8 augmentations)."""
     if ctx.invoked_subcommand is not None:

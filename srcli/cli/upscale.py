@@ -405,8 +405,9 @@ def _load_upscalers(model: str, scale: int, weights: str | None, degradation: st
 
         try:
             net = load_model(model, scale, weights, degradation=degradation)
-        except ConfigError as exc:  # --weights for a parameter-free model: a usage error
-            raise typer.BadParameter(str(exc), param_hint="'--weights'") from None
+        except ConfigError as exc:  # --weights for a parameter-free model, a bad --scale
+            hint = "'--weights'" if weights is not None else None  # the message names a scale
+            raise typer.BadParameter(str(exc), param_hint=hint) from None
         specs = [d for d in devices for _ in range(per_device)]
         try:  # --tile 8, --device cuda without CUDA, ...: usage errors
             cpu = [resolve_device(d).type == "cpu" for d in specs]

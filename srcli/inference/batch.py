@@ -142,7 +142,9 @@ def expand_inputs(specs: Sequence[str], *, recursive: bool = False
             if path.exists():
                 add(path, None)
             else:
-                failed.append(Job(path, None, "no such file or directory"))
+                why = "no such file or directory" + (  # e.g. `--json -`: upscale's is a flag
+                    " (srcli does not read images from stdin)" if spec == "-" else "")
+                failed.append(Job(path, None, why))
         else:
             matches = sorted(_recursive_glob(spec, errors) if "**" in spec else
                              (Path(m) for m in glob.glob(os.path.expanduser(spec))))
