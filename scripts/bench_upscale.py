@@ -42,7 +42,8 @@ from torch.utils.flop_counter import FlopCounterMode
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from srcli.inference.engine import EngineOptions, Upscaler, set_threads  # noqa: E402
+from srcli.devices import set_threads  # noqa: E402
+from srcli.inference.engine import EngineOptions, Upscaler  # noqa: E402
 from srcli.models import create_model  # noqa: E402
 
 #: The configuration of the bundled DAN being trained (as scripts/bench_train.py SMALL_DAN).

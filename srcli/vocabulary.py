@@ -33,16 +33,19 @@ def default_scale(degradation: str) -> int:
 
 #: Model arithmetic (`--precision`): auto picks per device and weights (srcli.inference.engine).
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+_DEVICE = r"(auto|cpu|mps|cuda(:\d+)?)"
 #: Accepted `--device` values: one device.
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+DEVICE_PATTERN = re.compile(f"^{_DEVICE}$")
 DEVICES_TEXT = "auto, cpu, cuda, cuda:N or mps"  # for help and error messages
 #: `upscale --device`: one device or a comma list (cuda:0,cuda:1; cpu,cpu), one worker each.
-DEVICE_LIST_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)(,(auto|cpu|mps|cuda(:\d+)?))*$")
+DEVICE_LIST_PATTERN = re.compile(f"^{_DEVICE}(,{_DEVICE})*$")
 
 
 def split_devices(value: str) -> list[str]:
     """`cuda:0, cuda:1` -> ["cuda:0", "cuda:1"] (lower case, spaces dropped)."""
     return [d for d in "".join(value.lower().split()).split(",") if d]
+
+
 #: `NAME+` is the papers' notation for a model run with x8 self-ensemble (DAN+, RCAN+).
 ENSEMBLE_SUFFIX = "+"
 

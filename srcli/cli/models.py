@@ -142,7 +142,8 @@ def _info_lines(entry: WeightsEntry) -> list[tuple[str, str]]:
              ("sha256", entry.sha256 or "not recorded (checked against the hub's LFS sha256)"),
              ("size", f"{entry.size:,} bytes" if entry.size else "not recorded")]
     rows += [(f"quality {q.dataset} x{q.scale}", f"{q.psnr:.2f} dB"
-              + (f" / {q.ssim:.4f}" if q.ssim is not None else "") + f" ({q.source})")
+              + (f" / {q.ssim:.4f}" if q.ssim is not None else "")
+              + f", {q.source}")  # sources may end in their own parenthesis
              for q in entry.quality]
     if entry.training:
         rows.append(("training", json.dumps(entry.training, sort_keys=True)))

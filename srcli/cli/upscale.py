@@ -38,7 +38,13 @@ from srcli.inference.defaults import DEFAULT_OVERLAP
 from srcli.inference.shard import Shard, local_device, local_threads
 from srcli.inference.workers import Jobs as WorkerJobs
 from srcli.runtime import keep_freed_memory
-from srcli.vocabulary import default_scale, split_devices, split_ensemble
+from srcli.vocabulary import (
+    OUTPUT_FORMATS,
+    default_scale,
+    one_of,
+    split_devices,
+    split_ensemble,
+)
 
 if TYPE_CHECKING:  # the heavy modules (torch, OpenCV) load only when a command runs
     from rich.progress import Progress, TaskID
@@ -76,6 +82,11 @@ def _resolve_format(fmt: str, output: Path | None, single_file: bool) -> str:
         return fmt
     implied = format_for_path(output)
     if implied is None:
+        if fmt == "same" and output.suffix:  # x.gif: a format we do not write
+            raise typer.BadParameter(
+                f"{output.suffix[1:].upper()} is not an output format; srcli writes "
+                f"{one_of(list(OUTPUT_FORMATS))} (use one of their suffixes or --format)",
+                param_hint="'-o' / '--output'")
         if fmt == "same":
             raise typer.BadParameter(f"cannot tell the format of {output}; add an image "
                                      "suffix or --format", param_hint="'-o' / '--output'")
@@ -327,6 +338,18 @@ def _plan(inputs: list[str], output_arg: str | None, fmt: str, label: str, *,
 def _needs_model(jobs: list[Job], overwrite: bool | None) -> bool:
     return any(j.error is None and j.output is not None and (overwrite or not j.output.exists())
                for j in jobs)
+
+
+def _check_weights_exist(model: str, scale: int, degradation: str, weights: str | None) -> None:
+    """Fail on weights the manifest lacks (DN at x2) before reporting existing outputs: the
+    user would otherwise fix those first, only to hear of the weights next."""
+    if weights is not None or degradation == "auto":
+        return
+    from srcli.weights.resolve import missing_entry
+
+    problem = missing_entry(split_ensemble(model)[0], scale, degradation)
+    if problem is not None:
+        raise problem
 
 
 def _finish_without_model(jobs: list[Job], settings: dict[str, object], *,
@@ -613,6 +636,7 @@ def upscale(
     _refuse_oversized(jobs, scale, tile=tile, overlap=tile_overlap, outscale=outscale,
                       overwrite=overwrite, max_pixels=max_pixels)
     if not shard.active and not _needs_model(jobs, overwrite):  # all exist or all failed
+        _check_weights_exist(model, scale, degradation.value, weights)
         _finish_without_model(jobs, {"model": model, "scale": scale}, overwrite=overwrite,
                               single=single, quiet=quiet, json_output=json_output)
 

@@ -69,7 +69,9 @@ def job_bytes(job: JobShape, *, tile: int | None, overlap: int) -> int:
 
 
 def available_memory() -> int:
-    """Bytes new allocations can get: MemAvailable, capped by a cgroup (container) limit."""
+    """Bytes new allocations can get: MemAvailable (else half of RAM), capped by a cgroup
+    (container) limit. The one reader of free RAM: the engine's tile budget uses it too, and
+    it lives here, not in memory.py, so the pre-load check stays torch-free."""
     avail = _meminfo_available()
     limit = _cgroup_headroom()
     return min(avail, limit) if limit is not None else avail

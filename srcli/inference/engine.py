@@ -35,18 +35,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# re-exported: callers import them from here too
 from srcli.devices import resolve_device, set_threads
 from srcli.errors import ConfigError, SrcliError
 from srcli.hardware import cpu_bf16
-from srcli.inference.budget import BAND_BUDGET
+from srcli.inference.budget import BAND_BUDGET, available_memory
 from srcli.inference.defaults import DEFAULT_OVERLAP
-from srcli.inference.memory import (
-    SAFETY,
-    available_ram,
-    bytes_per_pixel,
-    cached_bytes_per_pixel,
-)
+from srcli.inference.memory import SAFETY, cached_bytes_per_pixel
 from srcli.inference.tiling import BandSink, Blender, plan_tiles
 from srcli.models.descriptor import ModelDescriptor
 from srcli.vocabulary import PRECISIONS
@@ -244,8 +238,8 @@ class Upscaler:
             free, _total = torch.cuda.mem_get_info(self.device)
             return int(free * 0.8)
         if self.device.type == "mps":
-            return available_ram() // 2
-        return min(available_ram() // 2, CPU_TILE_BUDGET)
+            return available_memory() // 2
+        return min(available_memory() // 2, CPU_TILE_BUDGET)
 
     def auto_tile(self) -> int:
         """Square tile (LR pixels, multiple of 8): the largest whose activations fit the
@@ -325,12 +319,13 @@ class Upscaler:
         """Already on the CPU with the smallest tile: say what was needed and what is free."""
         gib = 1 << 30
         images = (1 + self.scale**2) * height * width * 3 * 4  # float32 input + output
-        per_pixel = bytes_per_pixel(self._model, self.dtype, channels_last=self.channels_last)
+        per_pixel = cached_bytes_per_pixel(self._model, self.dtype,
+                                           channels_last=self.channels_last)
         tiles = per_pixel * SAFETY * (tile + 2 * self.overlap) ** 2
         return (f"out of memory on the CPU even with --tile {tile}: this {width}x{height} "
                 f"image needs about {(images + tiles) / gib:.1f} GiB ({images / gib:.1f} GiB "
                 f"for the input and x{self.scale} output, {tiles / gib:.2f} GiB per tile) and "
-                f"{available_ram() / gib:.1f} GiB is available; close other programs or "
+                f"{available_memory() / gib:.1f} GiB is available; close other programs or "
                 "upscale a smaller image")
 
     def upscale_tensor(self, x: Tensor, progress: Progress | None = None,

@@ -136,17 +136,3 @@ def _measure(model: nn.Module, x: torch.Tensor) -> float:
     pixels = x.shape[-1] * x.shape[-2]
     return (live.peak + x.element_size() * x.nelement()) / pixels
 
-
-def available_ram() -> int:
-    """Bytes of RAM available to new allocations (Linux MemAvailable; else half of total)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-    except (ValueError, OSError, AttributeError):
-        return 4 << 30

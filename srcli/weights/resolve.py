@@ -19,8 +19,8 @@ from srcli.weights import hub
 from srcli.weights.hub import HubFile, NotCachedError, ProgressFn
 from srcli.weights.manifest import Manifest, WeightsEntry, load_manifest
 
-__all__ = ["ResolvedWeights", "VerifyResult", "entry_files", "entry_status", "parse_hf_uri",
-           "resolve_weights", "verify_entry"]
+__all__ = ["ResolvedWeights", "VerifyResult", "entry_files", "entry_status", "missing_entry",
+           "parse_hf_uri", "resolve_weights", "verify_entry"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,18 @@ def _explicit(model: str, scale: int, weights: str | Path,
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
     return ResolvedWeights(model, scale, path, "explicit")
+
+
+def missing_entry(model: str, scale: int, degradation: str = "bi",
+                  manifest: Manifest | None = None) -> WeightsError | None:
+    """Why a model the manifest has weights for lacks them at this scale and degradation
+    (dan DN x2), else None; models with no entries at all (bicubic, spandrel) are None.
+    Torch-free, so the CLI can say so before it looks at outputs or loads anything."""
+    manifest = manifest or load_manifest()
+    key = model.lower()
+    if manifest.find(key, scale, degradation) is not None or not manifest.for_model(key):
+        return None
+    return _no_entry(manifest, key, scale, degradation.lower())
 
 
 def _no_entry(manifest: Manifest, model: str, scale: int, degradation: str) -> WeightsError:

@@ -90,21 +90,29 @@ class CARN(Cascade):
         self.add_mean = MeanShift(1.0, sign=1)
         self.entry = nn.Conv2d(cfg.n_colors, c, 3, padding=1)
         for i in (1, 2, 3):
-            setattr(self, f"b{i}", Block(c))
+            setattr(self, f"b{i}", self.make_block(c))
         for i in (1, 2, 3):
             unit = BasicBlock(c * (i + 1), c)
             att = make_attention(cfg.attention, c, cfg.reduction)
             setattr(self, f"c{i}", unit if att is None else nn.Sequential(unit, att))
         scales = (2, 3, 4) if cfg.multi_scale else (cfg.scale,)
-        self.upsample = nn.ModuleDict({f"up{s}": UpsampleBlock(s, c) for s in scales})
+        self.upsample = nn.ModuleDict({f"up{s}": self.make_upsampler(s, c) for s in scales})
         for name, up in self.upsample.items():
             if name != f"up{cfg.scale}":
-                up.requires_grad_(False)
+                up.requires_grad_(False)  # held for the multi-scale layout, never used
         self.exit = nn.Conv2d(c, cfg.n_colors, 3, padding=1)
+
+    def make_block(self, c: int) -> nn.Module:
+        """One global cascading unit; CARN-M overrides this (and the upsampler) only."""
+        return Block(c)
+
+    def make_upsampler(self, scale: int, c: int) -> nn.Module:
+        return UpsampleBlock(scale, c)
 
     def descriptor_hints(self) -> dict[str, object]:
         att = self.cfg.attention
-        # 3 blocks x 3 residual blocks x two 3x3 convs, entry, upsampler, exit
+        # entry, 3 blocks x 3 residual blocks (CARN-M: 3 recursions) x two 3x3 convs, BAM's
+        # 7x7, upsampler and exit
         return {
             "input_range": 1.0,
             "global_pooling": att in GLOBAL_POOLING,

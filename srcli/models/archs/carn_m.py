@@ -21,9 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from srcli.models.archs.carn import BasicBlock, Cascade
-from srcli.models.layers.attention import GLOBAL_POOLING, SPATIAL_7X7, make_attention
-from srcli.models.layers.blocks import MeanShift, UpsampleBlock
+from srcli.models.archs.carn import CARN, BasicBlock, Cascade
+from srcli.models.layers.blocks import UpsampleBlock
 from srcli.models.registry import register_model
 
 
@@ -66,43 +65,21 @@ class RecursiveBlock(Cascade):
         return self.b1  # recursion: the same weights at every step
 
 
-class CARNM(Cascade):
+class CARNM(CARN):
+    """CARN with recursive grouped blocks and grouped upsamplers; the rest is CARN's."""
+
+    cfg: CARNMConfig
+
     def __init__(self, cfg: CARNMConfig) -> None:
-        super().__init__()
         if cfg.n_feats % cfg.groups:
             raise ValueError(f"n_feats {cfg.n_feats} is not divisible by groups {cfg.groups}")
-        self.cfg = cfg
-        c = cfg.n_feats
-        self.sub_mean = MeanShift(1.0, sign=-1)
-        self.add_mean = MeanShift(1.0, sign=1)
-        self.entry = nn.Conv2d(cfg.n_colors, c, 3, padding=1)
-        for i in (1, 2, 3):
-            setattr(self, f"b{i}", RecursiveBlock(c, cfg.groups))
-        for i in (1, 2, 3):
-            unit = BasicBlock(c * (i + 1), c)
-            att = make_attention(cfg.attention, c, cfg.reduction)
-            setattr(self, f"c{i}", unit if att is None else nn.Sequential(unit, att))
-        scales = (2, 3, 4) if cfg.multi_scale else (cfg.scale,)
-        self.upsample = nn.ModuleDict(
-            {f"up{s}": UpsampleBlock(s, c, groups=cfg.groups) for s in scales})
-        for name, up in self.upsample.items():
-            if name != f"up{cfg.scale}":
-                up.requires_grad_(False)  # held for the multi-scale layout, never used
-        self.exit = nn.Conv2d(c, cfg.n_colors, 3, padding=1)
+        super().__init__(cfg)  # type: ignore[arg-type]  # CARNMConfig = CARNConfig + groups
 
-    def descriptor_hints(self) -> dict[str, object]:
-        att = self.cfg.attention
-        # entry, 3 blocks x 3 recursions x two 3x3 convs, BAM's 7x7, upsampler and exit
-        return {
-            "input_range": 1.0,
-            "global_pooling": att in GLOBAL_POOLING,
-            "receptive_radius": 1 + 18 + (9 if att in SPATIAL_7X7 else 0) + 2,
-        }
+    def make_block(self, c: int) -> nn.Module:
+        return RecursiveBlock(c, self.cfg.groups)
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.entry(self.sub_mean(x))
-        o = super().forward(h)
-        return self.add_mean(self.exit(self.upsample[f"up{self.cfg.scale}"](o)))
+    def make_upsampler(self, scale: int, c: int) -> nn.Module:
+        return UpsampleBlock(scale, c, groups=self.cfg.groups)
 
 
 _PAPER = "Fast, Accurate, and Lightweight SR with Cascading Residual Network (CARN-M), ECCV 2018"
