@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from srcli.cli.console import err, out
-from srcli.cli.options import Degradation, degradation_option, scale_option
+from srcli.cli.options import Degradation, Weights, degradation_option, scale_option
 from srcli.errors import ConfigError, WeightsError
 from srcli.vocabulary import default_scale, split_ensemble
 
@@ -288,10 +288,7 @@ def export_cmd(
     degradation: Annotated[Degradation, degradation_option(
         "Which pretrained weights (as for `srcli upscale`): those trained on")
     ] = Degradation.bi,
-    weights: Annotated[str | None, typer.Option(
-        "--weights", metavar="FILE|REPO", show_default=False,
-        help="Weights file or hub repo (default: the model's bundled or published weights).")
-    ] = None,
+    weights: Weights = None,
     opset: Annotated[int, typer.Option("--opset", min=13, help="ONNX opset version.")
                      ] = 18,
     verify: Annotated[bool, typer.Option(

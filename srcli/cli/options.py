@@ -92,6 +92,7 @@ MODEL_HELP = "Model name (see `srcli models list`)."
 DEGRADATION_HELP = ("bi = bicubic downscale; bd = 7x7 Gaussian blur (sigma 1.6), then "
                     "downscale; dn = bicubic, then Gaussian noise (sigma 30); real = random "
                     "blur, bicubic, noise and JPEG.")
+WEIGHTS_HELP = "Weights file or hub repo (default: the model's bundled or published weights)."
 TILE_HELP = "Tile size in input pixels; 0 = whole image; auto = largest that fits memory."
 
 
@@ -120,6 +121,10 @@ def degradation_option(what: str) -> Any:
                         help=f"{what} {DEGRADATION_HELP}")
 
 
+def weights_option() -> Any:
+    return typer.Option("--weights", metavar="FILE|REPO", show_default=False, help=WEIGHTS_HELP)
+
+
 def tile_option() -> Any:
     return typer.Option("--tile", "-t", callback=check_tile, metavar="N|auto", help=TILE_HELP)
 
@@ -128,3 +133,4 @@ def tile_option() -> Any:
 Device = Annotated[str, device_option()]
 Threads = Annotated[int | None, threads_option()]
 Tile = Annotated[str, tile_option()]
+Weights = Annotated[str | None, weights_option()]

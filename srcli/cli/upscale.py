@@ -27,6 +27,7 @@ from srcli.cli.options import (
     Threads,
     Tile,
     UpscaleDegradation,
+    Weights,
     degradation_option,
     device_option,
     model_option,
@@ -569,10 +570,7 @@ def upscale(
         "What the input went through, to pick weights trained for it (auto = measure each "
         "input's noise, JPEG quality and 8x8 blocks, and pick among the model's weights):")
     ] = UpscaleDegradation.bi,
-    weights: Annotated[str | None, typer.Option(
-        "--weights", metavar="FILE|REPO", show_default=False,
-        help="Weights file or hub repo (default: the model's bundled or published weights).")
-    ] = None,
+    weights: Weights = None,
     fmt: Annotated[OutputFormat, typer.Option(
         "--format", "-f", case_sensitive=False,
         help="Output format; 'same' keeps the input's (or the -o file's) format.")
