@@ -73,6 +73,7 @@ class StopFlag:
     def __init__(self) -> None:
         self.raised = False
         self.signum = 0  # the signal that stopped the run (agreed across ranks), 0 = none
+        self._received = 0  # the signal this process got; only the handler writes it
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> StopFlag:
@@ -83,18 +84,22 @@ class StopFlag:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        self.raised = True
-        self.signum = self.signum or signum
+        self._received = self._received or signum
+        if not dist.is_initialized() or dist.get_world_size() == 1:
+            self.raised, self.signum = True, self._received
 
     def agree(self, dd: Dist, device: torch.device) -> bool:
         """True on every rank as soon as any rank was signalled (all must stop at the same
         iteration: a rank that stops alone leaves the others blocked in DDP's all-reduce).
         One tiny all-reduce per iteration; the largest signal number wins."""
         if dd.world > 1:
-            flag = torch.tensor([self.signum], dtype=torch.int32, device=device)
+            # The handler writes `_received`, never the agreed result: a signal that lands
+            # while this all-reduce is running is sent at the next iteration instead of being
+            # overwritten by the peers' 0 (which left both ranks training on, about 1 run in 6).
+            flag = torch.tensor([self._received], dtype=torch.int32, device=device)
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            self.signum = int(flag.item())
-            self.raised = self.signum != 0
+            if int(flag.item()):
+                self.signum, self.raised = int(flag.item()), True
         return self.raised
 
     def __exit__(self, *exc: object) -> None:
